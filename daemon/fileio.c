@@ -1,0 +1,142 @@
+/* Atomic file writes and bounded reads. */
+#include "daemon/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/util.h"
+
+static int fsync_parent_dir(const char *path) {
+    _cleanup_free_ char *copy = strdup(path);
+    if (!copy)
+        return -ENOMEM;
+    _cleanup_close_ int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    if (fsync(dfd) < 0)
+        return -errno;
+    return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len) {
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+                        gid_t gid) {
+    _cleanup_free_ char *tmp = NULL;
+    _cleanup_close_ int fd = -1;
+    int r;
+
+    if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+        return -ENOMEM;
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+
+    /* Set mode and owner before any byte lands, so a key is never readable by others. */
+    if (fchmod(fd, mode) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    if ((uid != FILEIO_KEEP_OWNER || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    r = write_all(fd, data, len);
+    if (r < 0)
+        goto fail;
+    if (fsync(fd) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    if (close(TAKE_FD(fd)) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    if (rename(tmp, path) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    return fsync_parent_dir(path);
+
+fail:
+    unlink(tmp);
+    return r;
+}
+
+int fileio_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len) {
+    size_t cap = 4096, len = 0;
+    _cleanup_free_ char *buf = malloc(cap + 1);
+    if (!buf)
+        return -ENOMEM;
+
+    for (;;) {
+        if (len == cap) {
+            if (cap > max)
+                return -EFBIG;
+            cap *= 2;
+            char *nbuf = realloc(buf, cap + 1);
+            if (!nbuf)
+                return -ENOMEM;
+            buf = nbuf;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len > max)
+            return -EFBIG;
+    }
+    buf[len] = '\0';
+    *ret_data = TAKE_PTR(buf);
+    if (ret_len)
+        *ret_len = len;
+    return 0;
+}
+
+int fileio_read(const char *path, size_t max, char **ret_data, size_t *ret_len) {
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    return fileio_read_fd(fd, max, ret_data, ret_len);
+}
+
+int fileio_mkdir_p(const char *path, mode_t mode) {
+    _cleanup_free_ char *p = strdup(path);
+    if (!p)
+        return -ENOMEM;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *s = '/';
+    }
+    if (mkdir(p, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}

@@ -1,0 +1,24 @@
+/* Atomic file writes and bounded reads. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Leave uid/gid as they are (the writer's). */
+#define FILEIO_KEEP_OWNER ((uid_t)-1)
+
+/* Write data to path atomically: a temp file in the same directory, fsync,
+ * fchown/fchmod, rename over path, fsync the directory. Readers see the old
+ * or the new content, never a mix, also after a crash. Returns 0 or -errno. */
+int fileio_write_atomic(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+                        gid_t gid);
+
+/* Read at most max bytes of path; a longer file is -EFBIG. The buffer is
+ * NUL-terminated (not counted in *ret_len). Returns 0 or -errno. */
+int fileio_read(const char *path, size_t max, char **ret_data, size_t *ret_len);
+
+/* Same from an open file descriptor (read from its current offset). */
+int fileio_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len);
+
+/* mkdir -p with the given mode for directories it creates. Returns 0 or -errno. */
+int fileio_mkdir_p(const char *path, mode_t mode);

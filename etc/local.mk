@@ -1,0 +1,1 @@
+# etc/ builds nothing yet.

@@ -1,0 +1,1 @@
+# man/ builds nothing yet.

@@ -1,0 +1,1 @@
+# pam/ builds nothing yet.

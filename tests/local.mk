@@ -1,0 +1,14 @@
+# tests/: C unit tests (TAP, tests/unit/tap.h) and integration scripts
+# (TAP, tests/realm/lib.sh) that start the real test realm.
+AE_TEST_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(KRB5_CFLAGS) $(SYSTEMD_CFLAGS) $(JSONC_CFLAGS)
+
+check_PROGRAMS += tests/unit/test-fileio
+tests_unit_test_fileio_SOURCES = tests/unit/test-fileio.c tests/unit/tap.h
+tests_unit_test_fileio_CFLAGS = $(AE_TEST_CFLAGS)
+tests_unit_test_fileio_LDADD = daemon/libautoenroll.la
+
+TESTS += tests/unit/test-fileio
+
+EXTRA_DIST += tests/realm tests/integration
+TESTS += \
+	tests/integration/00-tools.sh

@@ -1,0 +1,80 @@
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/fileio.h"
+#include "daemon/util.h"
+#include "tests/unit/tap.h"
+
+static char dir[] = "/tmp/test-fileio-XXXXXX";
+
+static char *path_in_dir(const char *name) {
+    char *p;
+    if (asprintf(&p, "%s/%s", dir, name) < 0)
+        abort();
+    return p;
+}
+
+TEST(write_then_read) {
+    _cleanup_free_ char *p = path_in_dir("a");
+    is_int(fileio_write_atomic(p, "hello", 5, 0600, FILEIO_KEEP_OWNER, (gid_t)-1), 0, "write");
+    _cleanup_free_ char *data = NULL;
+    size_t len = 0;
+    is_int(fileio_read(p, 1024, &data, &len), 0, "read");
+    is_int(len, 5, "length");
+    is_str(data, "hello", "content");
+    struct stat st;
+    ok(stat(p, &st) == 0 && (st.st_mode & 07777) == 0600, "mode is 0600");
+}
+
+TEST(replace_keeps_no_temp) {
+    _cleanup_free_ char *p = path_in_dir("b");
+    is_int(fileio_write_atomic(p, "one", 3, 0644, FILEIO_KEEP_OWNER, (gid_t)-1), 0, "first");
+    is_int(fileio_write_atomic(p, "two", 3, 0644, FILEIO_KEEP_OWNER, (gid_t)-1), 0, "second");
+    _cleanup_free_ char *data = NULL;
+    is_int(fileio_read(p, 1024, &data, NULL), 0, "read");
+    is_str(data, "two", "new content");
+    _cleanup_free_ char *cmd = NULL;
+    if (asprintf(&cmd, "ls %s | grep -c tmp >/dev/null", dir) < 0)
+        abort();
+    ok(system(cmd) != 0, "no temp file left behind");
+}
+
+TEST(read_cap) {
+    _cleanup_free_ char *p = path_in_dir("big");
+    char buf[10000];
+    memset(buf, 'x', sizeof buf);
+    is_int(fileio_write_atomic(p, buf, sizeof buf, 0600, FILEIO_KEEP_OWNER, (gid_t)-1), 0, "write");
+    _cleanup_free_ char *data = NULL;
+    is_int(fileio_read(p, 9999, &data, NULL), -EFBIG, "over the cap is EFBIG");
+    ok(data == NULL, "no buffer on error");
+    is_int(fileio_read(p, 10000, &data, NULL), 0, "exactly the cap is fine");
+}
+
+TEST(missing_dir_fails_cleanly) {
+    is_int(fileio_write_atomic("/nonexistent-dir/x", "a", 1, 0600, FILEIO_KEEP_OWNER, (gid_t)-1),
+           -ENOENT, "ENOENT");
+    _cleanup_free_ char *data = NULL;
+    is_int(fileio_read("/nonexistent-dir/x", 10, &data, NULL), -ENOENT, "read ENOENT");
+}
+
+TEST(mkdir_p) {
+    _cleanup_free_ char *p = path_in_dir("x/y/z");
+    is_int(fileio_mkdir_p(p, 0700), 0, "mkdir -p");
+    struct stat st;
+    ok(stat(p, &st) == 0 && S_ISDIR(st.st_mode), "is a directory");
+    is_int(fileio_mkdir_p(p, 0700), 0, "again is fine");
+}
+
+int main(void) {
+    if (!mkdtemp(dir))
+        return 99;
+    int r = tap_run();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        r = 1;
+    return r;
+}
