@@ -1,0 +1,1 @@
+# daemon/kerberos.mk: Kerberos, Negotiate, challenge page, HTTP transport.

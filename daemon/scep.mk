@@ -1,0 +1,1 @@
+# daemon/scep.mk: the SCEP engine.
