@@ -3,7 +3,7 @@
 noinst_LTLIBRARIES += daemon/libautoenroll.la
 daemon_libautoenroll_la_SOURCES = \
 	daemon/fileio.c daemon/fileio.h \
-	daemon/util.h
+	daemon/util.h daemon/error.h
 daemon_libautoenroll_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(CURL_CFLAGS) \
 	$(KRB5_CFLAGS) $(SYSTEMD_CFLAGS) $(INIH_CFLAGS) $(JSONC_CFLAGS)
 daemon_libautoenroll_la_LIBADD = $(OPENSSL_LIBS) $(CURL_LIBS) $(KRB5_LIBS) \
