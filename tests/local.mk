@@ -9,6 +9,15 @@ tests_unit_test_fileio_LDADD = daemon/libautoenroll.la
 
 TESTS += tests/unit/test-fileio
 
+check_PROGRAMS += tests/unit/test-config tests/unit/test-request
+TESTS += tests/unit/test-config tests/unit/test-request
+tests_unit_test_config_SOURCES = tests/unit/test-config.c tests/unit/tap.h
+tests_unit_test_config_CFLAGS = $(AE_TEST_CFLAGS)
+tests_unit_test_config_LDADD = daemon/libautoenroll.la
+tests_unit_test_request_SOURCES = tests/unit/test-request.c tests/unit/tap.h
+tests_unit_test_request_CFLAGS = $(AE_TEST_CFLAGS)
+tests_unit_test_request_LDADD = daemon/libautoenroll.la
+
 EXTRA_DIST += tests/realm tests/integration
 TESTS += \
 	tests/integration/00-tools.sh
