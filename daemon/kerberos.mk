@@ -2,3 +2,13 @@
 
 # Integration: the Kerberos/NDES stand-in realm (tests/realm/kdc.sh, ndes.sh).
 TESTS += tests/integration/10-realm-kerberos.sh
+
+daemon_libautoenroll_la_SOURCES += \
+	daemon/challenge.c daemon/challenge.h
+
+check_PROGRAMS += tests/unit/test-challenge
+tests_unit_test_challenge_SOURCES = tests/unit/test-challenge.c tests/unit/tap.h
+tests_unit_test_challenge_CFLAGS = $(AE_TEST_CFLAGS)
+tests_unit_test_challenge_LDADD = daemon/libautoenroll.la
+TESTS += tests/unit/test-challenge
+EXTRA_DIST += fuzz/fuzz-challenge.c
