@@ -12,3 +12,13 @@ tests_unit_test_challenge_CFLAGS = $(AE_TEST_CFLAGS)
 tests_unit_test_challenge_LDADD = daemon/libautoenroll.la
 TESTS += tests/unit/test-challenge
 EXTRA_DIST += fuzz/fuzz-challenge.c
+
+daemon_libautoenroll_la_SOURCES += \
+	daemon/worker.c daemon/worker.h
+daemon_libautoenroll_la_LIBADD += -lpthread
+
+check_PROGRAMS += tests/unit/test-worker
+tests_unit_test_worker_SOURCES = tests/unit/test-worker.c tests/unit/tap.h
+tests_unit_test_worker_CFLAGS = $(AE_TEST_CFLAGS)
+tests_unit_test_worker_LDADD = daemon/libautoenroll.la $(SYSTEMD_LIBS)
+TESTS += tests/unit/test-worker
