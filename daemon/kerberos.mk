@@ -22,3 +22,12 @@ tests_unit_test_worker_SOURCES = tests/unit/test-worker.c tests/unit/tap.h
 tests_unit_test_worker_CFLAGS = $(AE_TEST_CFLAGS)
 tests_unit_test_worker_LDADD = daemon/libautoenroll.la $(SYSTEMD_LIBS)
 TESTS += tests/unit/test-worker
+
+daemon_libautoenroll_la_SOURCES += \
+	daemon/http.c daemon/http.h
+
+check_PROGRAMS += tests/unit/test-http
+tests_unit_test_http_SOURCES = tests/unit/test-http.c tests/unit/tap.h
+tests_unit_test_http_CFLAGS = $(AE_TEST_CFLAGS) $(CURL_CFLAGS)
+tests_unit_test_http_LDADD = daemon/libautoenroll.la $(SYSTEMD_LIBS) -lpthread
+TESTS += tests/unit/test-http
