@@ -1,1 +1,34 @@
 # daemon/scep.mk: the SCEP engine.
+daemon_libautoenroll_la_SOURCES += \
+	daemon/scep-caps.c daemon/scep-caps.h \
+	daemon/scep-url.c daemon/scep-url.h \
+	daemon/scep-errors.c daemon/scep-errors.h \
+	daemon/scep-cacert.c daemon/scep-cacert.h \
+	daemon/scep-envelope.c daemon/scep-envelope.h \
+	daemon/scep-message.c daemon/scep-message.h daemon/scep-private.h \
+	daemon/scep-certrep.c \
+	daemon/csr.c daemon/csr.h
+
+# Unit tests of the SCEP engine.
+SCEP_UNIT_TESTS = tests/unit/test-scep-caps tests/unit/test-scep-url tests/unit/test-scep-errors \
+	tests/unit/test-scep-cacert tests/unit/test-scep-message tests/unit/test-csr
+check_PROGRAMS += $(SCEP_UNIT_TESTS)
+TESTS += $(SCEP_UNIT_TESTS)
+tests_unit_test_scep_caps_SOURCES = tests/unit/test-scep-caps.c tests/unit/tap.h
+tests_unit_test_scep_caps_CFLAGS = $(AE_TEST_CFLAGS)
+tests_unit_test_scep_caps_LDADD = daemon/libautoenroll.la
+tests_unit_test_scep_url_SOURCES = tests/unit/test-scep-url.c tests/unit/tap.h
+tests_unit_test_scep_url_CFLAGS = $(AE_TEST_CFLAGS)
+tests_unit_test_scep_url_LDADD = daemon/libautoenroll.la
+tests_unit_test_scep_errors_SOURCES = tests/unit/test-scep-errors.c tests/unit/tap.h
+tests_unit_test_scep_errors_CFLAGS = $(AE_TEST_CFLAGS)
+tests_unit_test_scep_errors_LDADD = daemon/libautoenroll.la
+tests_unit_test_scep_cacert_SOURCES = tests/unit/test-scep-cacert.c tests/unit/test-scep-fixture.h tests/unit/tap.h
+tests_unit_test_scep_cacert_CFLAGS = $(AE_TEST_CFLAGS)
+tests_unit_test_scep_cacert_LDADD = daemon/libautoenroll.la $(OPENSSL_LIBS)
+tests_unit_test_scep_message_SOURCES = tests/unit/test-scep-message.c tests/unit/test-scep-fixture.h tests/unit/tap.h
+tests_unit_test_scep_message_CFLAGS = $(AE_TEST_CFLAGS)
+tests_unit_test_scep_message_LDADD = daemon/libautoenroll.la $(OPENSSL_LIBS)
+tests_unit_test_csr_SOURCES = tests/unit/test-csr.c tests/unit/test-scep-fixture.h tests/unit/tap.h
+tests_unit_test_csr_CFLAGS = $(AE_TEST_CFLAGS)
+tests_unit_test_csr_LDADD = daemon/libautoenroll.la $(OPENSSL_LIBS)
