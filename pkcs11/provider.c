@@ -1,0 +1,707 @@
+/* The in-tree OpenSSL provider for token keys: keymgmt, signature, asym-cipher. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include <openssl/core.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
+#include <openssl/params.h>
+#include <openssl/provider.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "daemon/util.h"
+#include "pkcs11/provider.h"
+
+/* Private parameters our keymgmt import understands (never leave the process). */
+#define PARAM_TOKEN "autoenroll-p11-token"
+#define PARAM_HANDLE "autoenroll-p11-handle"
+#define PROPS "provider=" P11PROV_NAME
+
+/* --- provider-wide state: the core's error functions, the private libctx --- */
+
+static const OSSL_CORE_HANDLE *core_handle;
+static OSSL_FUNC_core_new_error_fn *c_new_error;
+static OSSL_FUNC_core_set_error_debug_fn *c_set_error_debug;
+static OSSL_FUNC_core_vset_error_fn *c_vset_error;
+static OSSL_LIB_CTX *p11_libctx;
+static pthread_once_t p11_once = PTHREAD_ONCE_INIT;
+
+__attribute__((format(printf, 1, 2))) static void prov_error(const char *fmt, ...) {
+    va_list ap;
+    if (!c_new_error || !c_vset_error)
+        return;
+    c_new_error(core_handle);
+    if (c_set_error_debug)
+        c_set_error_debug(core_handle, __FILE__, __LINE__, __func__);
+    va_start(ap, fmt);
+    c_vset_error(core_handle, ERR_R_OPERATION_FAIL, fmt, ap);
+    va_end(ap);
+}
+
+/* --- key data ------------------------------------------------------------ */
+
+typedef struct ProvKey {
+    P11Token *tok; /* NULL: public half only */
+    CK_OBJECT_HANDLE handle;
+    BIGNUM *n, *e;
+} ProvKey;
+
+static void *km_new(void *provctx) { return OPENSSL_zalloc(sizeof(ProvKey)); }
+
+static void km_free(void *kd) {
+    ProvKey *k = kd;
+    if (!k)
+        return;
+    p11token_unref(k->tok);
+    BN_free(k->n);
+    BN_free(k->e);
+    OPENSSL_free(k);
+}
+
+static int km_has(const void *kd, int selection) {
+    const ProvKey *k = kd;
+    int ok = 1;
+    if (!k)
+        return 0;
+    if (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY)
+        ok = ok && k->n && k->e;
+    if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY)
+        ok = ok && k->tok;
+    return ok;
+}
+
+static int km_match(const void *a, const void *b, int selection) {
+    const ProvKey *x = a, *y = b;
+    if (!(selection & OSSL_KEYMGMT_SELECT_KEYPAIR))
+        return 1;
+    return x->n && y->n && x->e && y->e && BN_cmp(x->n, y->n) == 0 && BN_cmp(x->e, y->e) == 0;
+}
+
+static int km_import(void *kd, int selection, const OSSL_PARAM params[]) {
+    ProvKey *k = kd;
+    const OSSL_PARAM *p;
+    BIGNUM *n = NULL, *e = NULL;
+
+    if (!(selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY))
+        return 0;
+    p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_N);
+    if (!p || !OSSL_PARAM_get_BN(p, &n))
+        goto fail;
+    p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_E);
+    if (!p || !OSSL_PARAM_get_BN(p, &e))
+        goto fail;
+    if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) {
+        /* Only our own p11prov_pkey_new() passes a token; a real private
+         * exponent is never accepted (that is not our job). */
+        P11Token *tok = NULL;
+        unsigned long h = 0;
+        p = OSSL_PARAM_locate_const(params, PARAM_TOKEN);
+        if (!p || p->data_type != OSSL_PARAM_OCTET_STRING || p->data_size != sizeof tok)
+            goto fail;
+        memcpy(&tok, p->data, sizeof tok);
+        p = OSSL_PARAM_locate_const(params, PARAM_HANDLE);
+        if (!p || !OSSL_PARAM_get_ulong(p, &h) || !tok)
+            goto fail;
+        k->tok = p11token_ref(tok);
+        k->handle = h;
+    }
+    BN_free(k->n);
+    BN_free(k->e);
+    k->n = n;
+    k->e = e;
+    return 1;
+fail:
+    BN_free(n);
+    BN_free(e);
+    return 0;
+}
+
+static int km_export(void *kd, int selection, OSSL_CALLBACK *cb, void *cbarg) {
+    ProvKey *k = kd;
+    OSSL_PARAM_BLD *bld = NULL;
+    OSSL_PARAM *params = NULL;
+    int ok = 0;
+
+    /* The private half stays in the token: refusing makes OpenSSL run the
+     * operation here instead of in another provider. */
+    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && k->tok)
+        return 0;
+    if (!(selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) || !k->n)
+        return 0;
+    bld = OSSL_PARAM_BLD_new();
+    if (!bld || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, k->n) ||
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, k->e))
+        goto out;
+    params = OSSL_PARAM_BLD_to_param(bld);
+    if (!params)
+        goto out;
+    ok = cb(params, cbarg);
+out:
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    return ok;
+}
+
+static const OSSL_PARAM km_import_tbl[] = {
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, NULL, 0),
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, NULL, 0),
+    OSSL_PARAM_octet_string(PARAM_TOKEN, NULL, 0),
+    OSSL_PARAM_ulong(PARAM_HANDLE, NULL),
+    OSSL_PARAM_END,
+};
+static const OSSL_PARAM km_export_tbl[] = {
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, NULL, 0),
+    OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, NULL, 0),
+    OSSL_PARAM_END,
+};
+static const OSSL_PARAM *km_import_types(int selection) { return km_import_tbl; }
+static const OSSL_PARAM *km_export_types(int selection) { return km_export_tbl; }
+
+static int key_bytes(const ProvKey *k) { return k->n ? BN_num_bytes(k->n) : 0; }
+
+static int km_get_params(void *kd, OSSL_PARAM params[]) {
+    ProvKey *k = kd;
+    OSSL_PARAM *p;
+    int bits = k->n ? BN_num_bits(k->n) : 0;
+    int sec = bits >= 15360 ? 256 : bits >= 7680 ? 192 : bits >= 3072 ? 128 : bits >= 2048 ? 112 : 80;
+
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_BITS)) && !OSSL_PARAM_set_int(p, bits))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_SECURITY_BITS)) &&
+        !OSSL_PARAM_set_int(p, sec))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_MAX_SIZE)) &&
+        !OSSL_PARAM_set_int(p, key_bytes(k)))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_DEFAULT_DIGEST)) &&
+        !OSSL_PARAM_set_utf8_string(p, "SHA256"))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_N)) && !OSSL_PARAM_set_BN(p, k->n))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_RSA_E)) && !OSSL_PARAM_set_BN(p, k->e))
+        return 0;
+    return 1;
+}
+
+static const OSSL_PARAM *km_gettable_params(void *provctx) {
+    static const OSSL_PARAM t[] = {
+        OSSL_PARAM_int(OSSL_PKEY_PARAM_BITS, NULL),
+        OSSL_PARAM_int(OSSL_PKEY_PARAM_SECURITY_BITS, NULL),
+        OSSL_PARAM_int(OSSL_PKEY_PARAM_MAX_SIZE, NULL),
+        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_DEFAULT_DIGEST, NULL, 0),
+        OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, NULL, 0),
+        OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    return t;
+}
+
+static const char *km_query_operation_name(int operation_id) { return "RSA"; }
+
+static const OSSL_DISPATCH keymgmt_fns[] = {
+    { OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))km_new },
+    { OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free },
+    { OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has },
+    { OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match },
+    { OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import },
+    { OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))km_import_types },
+    { OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export },
+    { OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))km_export_types },
+    { OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params },
+    { OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))km_gettable_params },
+    { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))km_query_operation_name },
+    { 0, NULL },
+};
+
+/* --- signature: RSA PKCS#1 v1.5 via CKM_RSA_PKCS ---------------------------- */
+
+/* DER DigestInfo prefixes (RFC 8017 §9.2, note 1). */
+static const struct {
+    const char *name;
+    size_t len;
+    uint8_t prefix[19];
+} digest_info[] = {
+    { "SHA1", 15, { 0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00,
+                    0x04, 0x14 } },
+    { "SHA2-224", 19, { 0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
+                        0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c } },
+    { "SHA2-256", 19, { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
+                        0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20 } },
+    { "SHA2-384", 19, { 0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
+                        0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30 } },
+    { "SHA2-512", 19, { 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
+                        0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40 } },
+};
+
+typedef struct SigCtx {
+    ProvKey *key;
+    EVP_MD *md;        /* NULL: sign the input as it is (already a DigestInfo) */
+    EVP_MD_CTX *mdctx; /* digest-sign only */
+    int di;            /* index into digest_info, -1 when md is NULL */
+} SigCtx;
+
+static void *sig_newctx(void *provctx, const char *propq) {
+    SigCtx *c = OPENSSL_zalloc(sizeof *c);
+    if (c)
+        c->di = -1;
+    return c;
+}
+
+static void sig_freectx(void *vc) {
+    SigCtx *c = vc;
+    if (!c)
+        return;
+    EVP_MD_CTX_free(c->mdctx);
+    EVP_MD_free(c->md);
+    OPENSSL_free(c);
+}
+
+static void *sig_dupctx(void *vc) {
+    SigCtx *c = vc, *d = OPENSSL_zalloc(sizeof *d);
+    if (!d)
+        return NULL;
+    *d = *c;
+    d->md = NULL;
+    d->mdctx = NULL;
+    if (c->md && !EVP_MD_up_ref(c->md))
+        goto fail;
+    d->md = c->md;
+    if (c->mdctx) {
+        d->mdctx = EVP_MD_CTX_new();
+        if (!d->mdctx || !EVP_MD_CTX_copy_ex(d->mdctx, c->mdctx))
+            goto fail;
+    }
+    return d;
+fail:
+    sig_freectx(d);
+    return NULL;
+}
+
+static int sig_set_md(SigCtx *c, const char *mdname) {
+    EVP_MD *md = EVP_MD_fetch(p11_libctx, mdname, NULL);
+    if (!md) {
+        prov_error("unknown digest %s", mdname);
+        return 0;
+    }
+    for (size_t i = 0; i < ELEMENTSOF(digest_info); i++)
+        if (EVP_MD_is_a(md, digest_info[i].name)) {
+            EVP_MD_free(c->md);
+            c->md = md;
+            c->di = (int)i;
+            return 1;
+        }
+    prov_error("digest %s is not supported with token keys", mdname);
+    EVP_MD_free(md);
+    return 0;
+}
+
+static int sig_set_ctx_params(void *vc, const OSSL_PARAM params[]) {
+    SigCtx *c = vc;
+    const OSSL_PARAM *p;
+
+    if (!params)
+        return 1;
+    p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PAD_MODE);
+    if (p) {
+        int pad = 0;
+        const char *s = NULL;
+        if (p->data_type == OSSL_PARAM_UTF8_STRING) {
+            if (!OSSL_PARAM_get_utf8_string_ptr(p, &s) || !streq(s, OSSL_PKEY_RSA_PAD_MODE_PKCSV15))
+                return 0;
+        } else if (!OSSL_PARAM_get_int(p, &pad) || pad != RSA_PKCS1_PADDING) {
+            prov_error("token keys sign with PKCS#1 v1.5 padding only");
+            return 0;
+        }
+    }
+    p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_DIGEST);
+    if (p) {
+        const char *mdname = NULL;
+        if (!OSSL_PARAM_get_utf8_string_ptr(p, &mdname) || !sig_set_md(c, mdname))
+            return 0;
+    }
+    return 1;
+}
+
+static const OSSL_PARAM *sig_settable_ctx_params(void *vc, void *provctx) {
+    static const OSSL_PARAM t[] = {
+        OSSL_PARAM_int(OSSL_SIGNATURE_PARAM_PAD_MODE, NULL),
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    return t;
+}
+
+static int sig_get_ctx_params(void *vc, OSSL_PARAM params[]) {
+    SigCtx *c = vc;
+    OSSL_PARAM *p;
+
+    if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PAD_MODE)) &&
+        !OSSL_PARAM_set_int(p, RSA_PKCS1_PADDING))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_DIGEST)) && c->md &&
+        !OSSL_PARAM_set_utf8_string(p, EVP_MD_get0_name(c->md)))
+        return 0;
+    p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_ALGORITHM_ID);
+    if (p && c->md) {
+        int signid = NID_undef;
+        X509_ALGOR *alg = NULL;
+        unsigned char *der = NULL;
+        int len, ok;
+        if (!OBJ_find_sigid_by_algs(&signid, EVP_MD_get_type(c->md), NID_rsaEncryption))
+            return 0;
+        alg = X509_ALGOR_new();
+        if (!alg || !X509_ALGOR_set0(alg, OBJ_nid2obj(signid), V_ASN1_NULL, NULL)) {
+            X509_ALGOR_free(alg);
+            return 0;
+        }
+        len = i2d_X509_ALGOR(alg, &der);
+        X509_ALGOR_free(alg);
+        ok = len > 0 && OSSL_PARAM_set_octet_string(p, der, (size_t)len);
+        OPENSSL_free(der);
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+static const OSSL_PARAM *sig_gettable_ctx_params(void *vc, void *provctx) {
+    static const OSSL_PARAM t[] = {
+        OSSL_PARAM_int(OSSL_SIGNATURE_PARAM_PAD_MODE, NULL),
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
+        OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    return t;
+}
+
+static int sig_init(void *vc, void *provkey, const OSSL_PARAM params[]) {
+    SigCtx *c = vc;
+    ProvKey *k = provkey;
+    if (!k || !k->tok) {
+        prov_error("not a token private key");
+        return 0;
+    }
+    c->key = k;
+    return sig_set_ctx_params(c, params);
+}
+
+/* PKCS#1 v1.5 over tbs (a digest when md is set, else a ready DigestInfo). */
+static int sig_sign(void *vc, unsigned char *sig, size_t *siglen, size_t sigsize,
+                    const unsigned char *tbs, size_t tbslen) {
+    SigCtx *c = vc;
+    uint8_t buf[19 + EVP_MAX_MD_SIZE];
+    const uint8_t *in = tbs;
+    size_t inlen = tbslen, outlen = (size_t)key_bytes(c->key);
+    AeError err;
+    int r;
+
+    if (!sig) {
+        *siglen = outlen;
+        return 1;
+    }
+    if (sigsize < outlen) {
+        prov_error("signature buffer too small");
+        return 0;
+    }
+    if (c->di >= 0) {
+        size_t pl = digest_info[c->di].len;
+        if (tbslen != (size_t)EVP_MD_get_size(c->md)) {
+            prov_error("input is not a %s digest", EVP_MD_get0_name(c->md));
+            return 0;
+        }
+        memcpy(buf, digest_info[c->di].prefix, pl);
+        memcpy(buf + pl, tbs, tbslen);
+        in = buf;
+        inlen = pl + tbslen;
+    }
+    r = p11token_sign(c->key->tok, c->key->handle, CKM_RSA_PKCS, in, inlen, sig, &outlen, &err);
+    if (r < 0) {
+        prov_error("%s", err.message);
+        return 0;
+    }
+    *siglen = outlen;
+    return 1;
+}
+
+static int sig_digest_init(void *vc, const char *mdname, void *provkey, const OSSL_PARAM params[]) {
+    SigCtx *c = vc;
+    if (!sig_init(vc, provkey, params))
+        return 0;
+    if (!sig_set_md(c, mdname ? mdname : "SHA256"))
+        return 0;
+    if (!c->mdctx && !(c->mdctx = EVP_MD_CTX_new()))
+        return 0;
+    return EVP_DigestInit_ex2(c->mdctx, c->md, NULL);
+}
+
+static int sig_digest_update(void *vc, const unsigned char *data, size_t len) {
+    SigCtx *c = vc;
+    return c->mdctx && EVP_DigestUpdate(c->mdctx, data, len);
+}
+
+static int sig_digest_final(void *vc, unsigned char *sig, size_t *siglen, size_t sigsize) {
+    SigCtx *c = vc;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+
+    if (!sig)
+        return sig_sign(vc, NULL, siglen, sigsize, NULL, 0);
+    if (!c->mdctx || !EVP_DigestFinal_ex(c->mdctx, md, &mdlen))
+        return 0;
+    return sig_sign(vc, sig, siglen, sigsize, md, mdlen);
+}
+
+static const OSSL_DISPATCH signature_fns[] = {
+    { OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))sig_newctx },
+    { OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))sig_freectx },
+    { OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))sig_dupctx },
+    { OSSL_FUNC_SIGNATURE_SIGN_INIT, (void (*)(void))sig_init },
+    { OSSL_FUNC_SIGNATURE_SIGN, (void (*)(void))sig_sign },
+    { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))sig_digest_init },
+    { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))sig_digest_update },
+    { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))sig_digest_final },
+    { OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))sig_get_ctx_params },
+    { OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))sig_gettable_ctx_params },
+    { OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))sig_set_ctx_params },
+    { OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, (void (*)(void))sig_settable_ctx_params },
+    { 0, NULL },
+};
+
+/* --- asym cipher: RSA PKCS#1 v1.5 decryption via CKM_RSA_PKCS --------------- */
+
+typedef struct CipherCtx {
+    ProvKey *key;
+} CipherCtx;
+
+static void *ac_newctx(void *provctx) { return OPENSSL_zalloc(sizeof(CipherCtx)); }
+static void ac_freectx(void *vc) { OPENSSL_free(vc); }
+static void *ac_dupctx(void *vc) {
+    CipherCtx *d = OPENSSL_malloc(sizeof *d);
+    if (d)
+        *d = *(CipherCtx *)vc;
+    return d;
+}
+
+static int ac_set_ctx_params(void *vc, const OSSL_PARAM params[]) {
+    const OSSL_PARAM *p;
+    if (!params)
+        return 1;
+    p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE);
+    if (p) {
+        int pad = 0;
+        const char *s = NULL;
+        if (p->data_type == OSSL_PARAM_UTF8_STRING)
+            return OSSL_PARAM_get_utf8_string_ptr(p, &s) &&
+                   streq(s, OSSL_PKEY_RSA_PAD_MODE_PKCSV15);
+        if (!OSSL_PARAM_get_int(p, &pad) || pad != RSA_PKCS1_PADDING) {
+            prov_error("token keys decrypt with PKCS#1 v1.5 padding only");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const OSSL_PARAM *ac_settable_ctx_params(void *vc, void *provctx) {
+    static const OSSL_PARAM t[] = {
+        OSSL_PARAM_int(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, NULL),
+        OSSL_PARAM_END,
+    };
+    return t;
+}
+
+static int ac_get_ctx_params(void *vc, OSSL_PARAM params[]) {
+    OSSL_PARAM *p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE);
+    return !p || OSSL_PARAM_set_int(p, RSA_PKCS1_PADDING);
+}
+
+static const OSSL_PARAM *ac_gettable_ctx_params(void *vc, void *provctx) {
+    return ac_settable_ctx_params(vc, provctx);
+}
+
+static int ac_decrypt_init(void *vc, void *provkey, const OSSL_PARAM params[]) {
+    CipherCtx *c = vc;
+    ProvKey *k = provkey;
+    if (!k || !k->tok) {
+        prov_error("not a token private key");
+        return 0;
+    }
+    c->key = k;
+    return ac_set_ctx_params(vc, params);
+}
+
+static int ac_decrypt(void *vc, unsigned char *out, size_t *outlen, size_t outsize,
+                      const unsigned char *in, size_t inlen) {
+    CipherCtx *c = vc;
+    uint8_t buf[1024]; /* RSA up to 8192 bits */
+    size_t n = (size_t)key_bytes(c->key), got = sizeof buf;
+    AeError err;
+
+    if (!out) {
+        *outlen = n;
+        return 1;
+    }
+    if (n > sizeof buf || inlen != n) {
+        prov_error("ciphertext length %zu does not match the key (%zu bytes)", inlen, n);
+        return 0;
+    }
+    /* Decrypt into our own buffer: the caller's may be smaller than the
+     * token wants even though the plaintext fits. */
+    if (p11token_decrypt(c->key->tok, c->key->handle, CKM_RSA_PKCS, in, inlen, buf, &got, &err) <
+        0) {
+        prov_error("%s", err.message);
+        return 0;
+    }
+    if (got > outsize) {
+        OPENSSL_cleanse(buf, sizeof buf);
+        prov_error("plaintext buffer too small");
+        return 0;
+    }
+    memcpy(out, buf, got);
+    OPENSSL_cleanse(buf, sizeof buf);
+    *outlen = got;
+    return 1;
+}
+
+static const OSSL_DISPATCH asym_cipher_fns[] = {
+    { OSSL_FUNC_ASYM_CIPHER_NEWCTX, (void (*)(void))ac_newctx },
+    { OSSL_FUNC_ASYM_CIPHER_FREECTX, (void (*)(void))ac_freectx },
+    { OSSL_FUNC_ASYM_CIPHER_DUPCTX, (void (*)(void))ac_dupctx },
+    { OSSL_FUNC_ASYM_CIPHER_DECRYPT_INIT, (void (*)(void))ac_decrypt_init },
+    { OSSL_FUNC_ASYM_CIPHER_DECRYPT, (void (*)(void))ac_decrypt },
+    { OSSL_FUNC_ASYM_CIPHER_GET_CTX_PARAMS, (void (*)(void))ac_get_ctx_params },
+    { OSSL_FUNC_ASYM_CIPHER_GETTABLE_CTX_PARAMS, (void (*)(void))ac_gettable_ctx_params },
+    { OSSL_FUNC_ASYM_CIPHER_SET_CTX_PARAMS, (void (*)(void))ac_set_ctx_params },
+    { OSSL_FUNC_ASYM_CIPHER_SETTABLE_CTX_PARAMS, (void (*)(void))ac_settable_ctx_params },
+    { 0, NULL },
+};
+
+/* --- the provider ------------------------------------------------------------ */
+
+#define RSA_NAMES "RSA:rsaEncryption:1.2.840.113549.1.1.1"
+
+static const OSSL_ALGORITHM keymgmt_algs[] = {
+    { RSA_NAMES, PROPS, keymgmt_fns, "RSA keys held in a PKCS#11 token" },
+    { NULL, NULL, NULL, NULL },
+};
+static const OSSL_ALGORITHM signature_algs[] = {
+    { RSA_NAMES, PROPS, signature_fns, "RSA PKCS#1 v1.5 signatures by a PKCS#11 token" },
+    { NULL, NULL, NULL, NULL },
+};
+static const OSSL_ALGORITHM asym_cipher_algs[] = {
+    { RSA_NAMES, PROPS, asym_cipher_fns, "RSA PKCS#1 v1.5 decryption by a PKCS#11 token" },
+    { NULL, NULL, NULL, NULL },
+};
+
+static const OSSL_ALGORITHM *prov_query(void *provctx, int id, int *no_cache) {
+    *no_cache = 0;
+    switch (id) {
+    case OSSL_OP_KEYMGMT:
+        return keymgmt_algs;
+    case OSSL_OP_SIGNATURE:
+        return signature_algs;
+    case OSSL_OP_ASYM_CIPHER:
+        return asym_cipher_algs;
+    default:
+        return NULL;
+    }
+}
+
+static int prov_get_params(void *provctx, OSSL_PARAM params[]) {
+    OSSL_PARAM *p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME);
+    if (p && !OSSL_PARAM_set_utf8_ptr(p, "autoenroll PKCS#11 key provider"))
+        return 0;
+    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
+    return !p || OSSL_PARAM_set_int(p, 1);
+}
+
+static const OSSL_DISPATCH provider_fns[] = {
+    { OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))prov_query },
+    { OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))prov_get_params },
+    { 0, NULL },
+};
+
+static int prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                     const OSSL_DISPATCH **out, void **provctx) {
+    for (; in->function_id; in++) {
+        switch (in->function_id) {
+        case OSSL_FUNC_CORE_NEW_ERROR:
+            c_new_error = OSSL_FUNC_core_new_error(in);
+            break;
+        case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
+            c_set_error_debug = OSSL_FUNC_core_set_error_debug(in);
+            break;
+        case OSSL_FUNC_CORE_VSET_ERROR:
+            c_vset_error = OSSL_FUNC_core_vset_error(in);
+            break;
+        default:
+            break;
+        }
+    }
+    core_handle = handle;
+    *out = provider_fns;
+    *provctx = (void *)handle;
+    return 1;
+}
+
+static void libctx_setup(void) {
+    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+    if (!ctx)
+        return;
+    if (!OSSL_PROVIDER_add_builtin(ctx, P11PROV_NAME, prov_init) ||
+        !OSSL_PROVIDER_load(ctx, P11PROV_NAME) || !OSSL_PROVIDER_load(ctx, "default")) {
+        OSSL_LIB_CTX_free(ctx);
+        return;
+    }
+    p11_libctx = ctx; /* process-wide, like OpenSSL's own default context */
+}
+
+int p11prov_pkey_new(P11Token *t, CK_OBJECT_HANDLE priv, const uint8_t *n, size_t n_len,
+                     const uint8_t *e, size_t e_len, AeError *err, EVP_PKEY **ret) {
+    EVP_PKEY_CTX *pctx = NULL;
+    EVP_PKEY *pkey = NULL;
+    BIGNUM *bn = NULL, *be = NULL;
+    OSSL_PARAM_BLD *bld = NULL;
+    OSSL_PARAM *params = NULL;
+    int r = -EIO;
+
+    pthread_once(&p11_once, libctx_setup);
+    if (!p11_libctx)
+        return ae_error_set(err, -EIO, AE_ERR_TOKEN,
+                            "could not set up the OpenSSL provider for token keys");
+    bn = BN_bin2bn(n, (int)n_len, NULL);
+    be = BN_bin2bn(e, (int)e_len, NULL);
+    bld = OSSL_PARAM_BLD_new();
+    if (!bn || !be || !bld || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) ||
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) ||
+        !OSSL_PARAM_BLD_push_octet_string(bld, PARAM_TOKEN, &t, sizeof t) ||
+        !OSSL_PARAM_BLD_push_ulong(bld, PARAM_HANDLE, priv))
+        goto out;
+    params = OSSL_PARAM_BLD_to_param(bld);
+    if (!params)
+        goto out;
+    pctx = EVP_PKEY_CTX_new_from_name(p11_libctx, "RSA", PROPS);
+    if (!pctx || EVP_PKEY_fromdata_init(pctx) <= 0 ||
+        EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_KEYPAIR, params) <= 0)
+        goto out;
+    *ret = pkey;
+    pkey = NULL;
+    r = 0;
+out:
+    if (r < 0) {
+        unsigned long e2 = ERR_peek_last_error();
+        ae_error_set(err, r, AE_ERR_TOKEN, "could not wrap the token key for OpenSSL: %s",
+                     e2 ? ERR_reason_error_string(e2) : "unknown error");
+    }
+    EVP_PKEY_free(pkey);
+    EVP_PKEY_CTX_free(pctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(bn);
+    BN_free(be);
+    return r;
+}
