@@ -31,3 +31,16 @@ tests_unit_test_http_SOURCES = tests/unit/test-http.c tests/unit/tap.h
 tests_unit_test_http_CFLAGS = $(AE_TEST_CFLAGS) $(CURL_CFLAGS)
 tests_unit_test_http_LDADD = daemon/libautoenroll.la $(SYSTEMD_LIBS) -lpthread
 TESTS += tests/unit/test-http
+
+daemon_libautoenroll_la_SOURCES += \
+	daemon/krb.c daemon/krb.h
+
+daemon_libautoenroll_la_SOURCES += \
+	daemon/ndes.c daemon/ndes.h \
+	daemon/diagnose.c daemon/diagnose.h
+
+# Test/diagnostic driver for the Kerberos + NDES code.
+check_PROGRAMS += tests/tools/ae-ndes
+tests_tools_ae_ndes_SOURCES = tests/tools/ae-ndes.c
+tests_tools_ae_ndes_CFLAGS = $(AE_TEST_CFLAGS) $(CURL_CFLAGS)
+tests_tools_ae_ndes_LDADD = daemon/libautoenroll.la $(SYSTEMD_LIBS)
