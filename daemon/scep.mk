@@ -32,3 +32,12 @@ tests_unit_test_scep_message_LDADD = daemon/libautoenroll.la $(OPENSSL_LIBS)
 tests_unit_test_csr_SOURCES = tests/unit/test-csr.c tests/unit/test-scep-fixture.h tests/unit/tap.h
 tests_unit_test_csr_CFLAGS = $(AE_TEST_CFLAGS)
 tests_unit_test_csr_LDADD = daemon/libautoenroll.la $(OPENSSL_LIBS)
+
+# ae-scep: blocking driver for the integration tests and the benchmark.
+check_PROGRAMS += tests/tools/ae-scep
+tests_tools_ae_scep_SOURCES = tests/tools/ae-scep.c
+tests_tools_ae_scep_CFLAGS = $(AE_TEST_CFLAGS) $(CURL_CFLAGS)
+tests_tools_ae_scep_LDADD = daemon/libautoenroll.la $(OPENSSL_LIBS) $(CURL_LIBS) $(SYSTEMD_LIBS)
+
+EXTRA_DIST += tests/ndes-emulator fuzz
+TESTS += tests/integration/20-scep-scepserver.sh tests/integration/21-scep-onetime.sh
