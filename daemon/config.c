@@ -397,7 +397,7 @@ static int config_validate(Config *c, const char *name, AeError *err) {
             return ae_error_set(err, -EINVAL, AE_ERR_CONFIG,
                                 "%s: [profile %s] names CA '%s', which is not defined", name,
                                 p->name, p->ca);
-        if (!p->key_store && set_str(&p->key_store, "file:") < 0)
+        if (!p->key_store && set_str(&p->key_store, "file:%{state_dir}/keys") < 0)
             return -ENOMEM;
         if (!p->subject &&
             set_str(&p->subject, p->kind == KIND_MACHINE ? "CN=%{fqdn}" : "CN=%{user}") < 0)

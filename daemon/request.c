@@ -79,7 +79,7 @@ void request_free(Request *r) {
                        &r->ca,          &r->subject,       &r->key_store,    &r->cert_file,
                        &r->chain_file,  &r->hook,          &r->key_ref,      &r->cert_pem,
                        &r->chain_pem,   &r->serial,        &r->new_key_ref,  &r->new_key_id,
-                       &r->new_cert_pem, &r->new_chain_pem, &r->error_category,
+                       &r->new_cert_pem, &r->new_chain_pem, &r->retired_key_ref, &r->error_category,
                        &r->error_message};
     for (size_t i = 0; i < ELEMENTSOF(fields); i++)
         free(*fields[i]);
@@ -200,6 +200,7 @@ int request_to_json(const Request *r, json_object **ret) {
     e |= add_str(o, "new_key_id", r->new_key_id);
     e |= add_str(o, "new_cert_pem", r->new_cert_pem);
     e |= add_str(o, "new_chain_pem", r->new_chain_pem);
+    e |= add_str(o, "retired_key_ref", r->retired_key_ref);
     e |= add_obj(o, "transaction", r->transaction);
     e |= add_int(o, "next_action_usec", (int64_t)r->next_action);
     if (e) {
@@ -282,6 +283,7 @@ int request_from_json(json_object *o, AeError *err, Request **ret) {
     e |= get_str(o, "new_key_id", &r->new_key_id);
     e |= get_str(o, "new_cert_pem", &r->new_cert_pem);
     e |= get_str(o, "new_chain_pem", &r->new_chain_pem);
+    e |= get_str(o, "retired_key_ref", &r->retired_key_ref);
     i = 0;
     e |= get_int(o, "uid", &i);
     r->uid = (uid_t)i;

@@ -55,6 +55,7 @@ typedef struct Request {
     char *new_key_ref;  /* key generated for this enrollment */
     char *new_key_id;   /* chosen before generation, so a crash leaves no orphan */
     char *new_cert_pem; /* issued, not yet fully saved (STATE_SAVING) */
+    char *retired_key_ref; /* replaced by a renewal: deleted once the new one is in place */
     char *new_chain_pem;
     json_object *transaction; /* SCEP transaction state (id, nonce, server), opaque here */
     bool renewing;

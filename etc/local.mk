@@ -1,1 +1,3 @@
-# etc/ builds nothing yet.
+# etc/: configuration example.
+autoenrollconfdir = $(sysconfdir)/autoenroll
+dist_autoenrollconf_DATA = etc/autoenroll.conf

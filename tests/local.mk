@@ -21,3 +21,7 @@ tests_unit_test_request_LDADD = daemon/libautoenroll.la
 EXTRA_DIST += tests/realm tests/integration
 TESTS += \
 	tests/integration/00-tools.sh
+
+# The daemon, end to end against the realm.
+TESTS += \
+	tests/integration/40-daemon-machine-file.sh

@@ -98,7 +98,7 @@ _realm_cleanups=()
 realm_spawn() {
     local name=$1
     shift
-    setsid "$@" >"$REALM/$name.log" 2>&1 </dev/null &
+    setsid "$@" >>"$REALM/$name.log" 2>&1 </dev/null &
     local pid=$!
     _realm_pids+=("$pid")
     eval "PID_${name//[^A-Za-z0-9_]/_}=$pid"
@@ -176,10 +176,15 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # nss_wrapper gives the test host names to programs run through `with_names`.
 NSS_WRAPPER_LIB=$(ls /usr/lib/*/libnss_wrapper.so 2>/dev/null | head -n 1)
 with_names() {
-    LD_PRELOAD="$NSS_WRAPPER_LIB${LD_PRELOAD:+:$LD_PRELOAD}" \
-    NSS_WRAPPER_HOSTS="$REALM/hosts" NSS_WRAPPER_HOSTNAME="$CLIENT_HOST" \
-    ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0" \
-    "$@"
+    env "${NAMES_ENV[@]}" "$@"
+}
+# The same as `env` arguments, for realm_spawn: realm_spawn NAME env "${NAMES_ENV[@]}" CMD...
+_names_env() {
+    NAMES_ENV=(
+        "LD_PRELOAD=$NSS_WRAPPER_LIB${LD_PRELOAD:+:$LD_PRELOAD}"
+        "NSS_WRAPPER_HOSTS=$REALM/hosts" "NSS_WRAPPER_HOSTNAME=$CLIENT_HOST"
+        "ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0"
+    )
 }
 
 # --- the realm directory -----------------------------------------------
@@ -196,6 +201,7 @@ realm_init() {
 127.0.0.1 kdc.$REALM_DOMAIN
 HOSTS
     chmod 644 "$REALM/hosts"
+    _names_env
     # Only the modules a test configures are loaded by p11-kit.
     export HOME="$REALM/home"
     mkdir -p "$HOME"

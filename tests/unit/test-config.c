@@ -45,7 +45,7 @@ TEST(parse_good) {
     is_str(m ? m->keytab : NULL, "/etc/krb5.keytab", "default keytab");
     const Profile *u = config_find_profile(c, "user");
     is_str(u ? u->upn : NULL, "%{principal}", "user default UPN");
-    is_str(u ? u->key_store : NULL, "file:", "default key store");
+    is_str(u ? u->key_store : NULL, "file:%{state_dir}/keys", "default key store");
     config_free(c);
 }
 

@@ -1,0 +1,11 @@
+/* Pieces of the autoenroll CLI that live in their own files. */
+#pragma once
+
+#include <stdbool.h>
+
+/* Open the caller's Kerberos cache (KRB5CCNAME or the default) as the caller,
+ * for handing to the daemon; -1 if there is none. */
+int cli_open_user_ccache(void);
+
+/* `autoenroll diagnose [CA]`: exit code 0 when every step passed. */
+int cli_diagnose(const char *config_path, const char *ca_name, bool json);
