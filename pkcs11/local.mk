@@ -32,4 +32,5 @@ tests_unit_test_keystore_pin_LDADD = $(KEYSTORE_TEST_LDADD)
 TESTS += tests/unit/test-keystore-file tests/unit/test-keystore-pin
 TESTS += \
 	tests/integration/30-keystore-file.sh \
-	tests/integration/31-keystore-softhsm.sh
+	tests/integration/31-keystore-softhsm.sh \
+	tests/integration/32-keystore-tpm.sh

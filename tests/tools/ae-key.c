@@ -15,9 +15,12 @@
  *   ae-key delete    LOCATION REF
  *   ae-key probe-secret LOCATION REF                (token: try to read the private key)
  *   ae-key bench-sign LOCATION REF N                (N signatures, prints ms per signature)
+ *   ae-key concurrent LOCATION REF                  (generate on a thread while signing)
  *
  * Output on stdout; errors as "ae-key: <category>: <message>" on stderr and
  * exit status 1 (2 for usage). REF is key_ref(). */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,6 +431,55 @@ static int cmd_bench_sign(Key *k, int n) {
     return 0;
 }
 
+struct gen_job {
+    Keystore *ks;
+    Key *key;
+    AeError err;
+    int r;
+    atomic_int done;
+};
+
+static void *gen_thread(void *arg) {
+    struct gen_job *j = arg;
+    KeyParams p = { .bits = 2048, .label = "concurrent", .uid = (uid_t)-1, .gid = (gid_t)-1 };
+    j->r = keystore_generate(j->ks, &p, &j->err, &j->key);
+    atomic_store(&j->done, 1);
+    return NULL;
+}
+
+/* The daemon's pattern: a worker thread generates (slow on a TPM) while the
+ * main thread keeps signing with another key of the same keystore. */
+static int cmd_concurrent(Keystore *ks, Key *k) {
+    struct gen_job j = { .ks = ks };
+    pthread_t th;
+    unsigned char sig[1024], data[32] = { 0 };
+    int signs = 0, bad = 0;
+
+    atomic_init(&j.done, 0);
+    if (pthread_create(&th, NULL, gen_thread, &j) != 0)
+        return 1;
+    do {
+        size_t siglen = sizeof sig;
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (!ctx || EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key_get_pkey(k)) <= 0 ||
+            EVP_DigestSign(ctx, sig, &siglen, data, sizeof data) <= 0)
+            bad++;
+        else
+            signs++;
+        EVP_MD_CTX_free(ctx);
+    } while (!atomic_load(&j.done));
+    pthread_join(th, NULL);
+    printf("signatures while generating: %d (failed %d)\n", signs, bad);
+    if (j.r < 0)
+        return fail_err(&j.err);
+    AeError e = { 0 };
+    int r = keystore_delete_key(ks, key_ref(j.key), &e);
+    key_free(j.key);
+    if (r < 0)
+        return fail_err(&e);
+    return bad == 0 && signs > 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     _cleanup_keystore_ Keystore *ks = NULL;
     _cleanup_key_ Key *k = NULL;
@@ -475,6 +527,8 @@ int main(int argc, char **argv) {
         return cmd_store_cert(ks, k, argv[0]);
     if (streq(cmd, "match-cert") && argc == 1)
         return cmd_match_cert(k, argv[0]);
+    if (streq(cmd, "concurrent") && argc == 0)
+        return cmd_concurrent(ks, k);
     if (streq(cmd, "bench-sign") && argc == 1)
         return cmd_bench_sign(k, atoi(argv[0]));
     return usage();

@@ -1,0 +1,42 @@
+#!/bin/bash
+# The TPM path: swtpm + tpm2-abrmd + tpm2-pkcs11, the same checks as SoftHSM,
+# RSA-4096 refused cleanly with nothing left behind, and the TPM going away.
+. "$top_srcdir/tests/realm/lib.sh"
+. "$top_srcdir/tests/realm/tpm.sh"
+. "$top_srcdir/tests/realm/keystore.sh"
+realm_init
+need openssl pkcs11-tool p11tool
+AEKEY=$top_builddir/tests/tools/ae-key
+[ -x "$AEKEY" ] || bail "ae-key not built"
+tpm_start
+P11_MODULE=$TPM_MODULE
+
+keystore_checks "$TPM_URI" tpm 2048 tpmt
+
+out=$("$AEKEY" generate "$TPM_URI" --bits 3072 --label k3072) || fail "RSA-3072 in the TPM" "$out"
+r=${out%% *}
+ok "RSA-3072: CSR verifies" bash -c "'$AEKEY' sign-csr '$TPM_URI' $r k3072 '$REALM/r3072.pem' && openssl req -in '$REALM/r3072.pem' -verify -noout"
+ok "RSA-3072: deleted" "$AEKEY" delete "$TPM_URI" "$r"
+
+before=$(tpmt --list-objects 2>/dev/null | grep -c 'Object;')
+out=$("$AEKEY" generate "$TPM_URI" --bits 4096 2>&1)
+rc=$?
+ok "RSA-4096 is refused" test $rc -ne 0
+ok "with a clear message" bash -c "grep -q 'cannot make RSA-4096' <<<'$out' && grep -q 'Operation not supported' <<<'$out'"
+ok "and nothing is left on the token" test "$(tpmt --list-objects 2>/dev/null | grep -c 'Object;')" = "$before"
+
+# Slow generation on a worker thread while the main thread signs on the same token.
+out=$("$AEKEY" generate "$TPM_URI" --label busy) || bail "generate failed: $out"
+r=${out%% *}
+ok "generation on a worker thread while the main thread signs" "$AEKEY" concurrent "$TPM_URI" "$r"
+ok "clean up" "$AEKEY" delete "$TPM_URI" "$r"
+
+# The TPM goes away.
+out=$("$AEKEY" generate "$TPM_URI" --label gone) || bail "generate failed: $out"
+r=${out%% *}
+tpm_stop_swtpm
+out=$("$AEKEY" sign-csr "$TPM_URI" "$r" gone "$REALM/gone.pem" 2>&1)
+ok "with the TPM gone, using the token fails" test $? -ne 0
+diag "$out"
+ok "with a token error, not a crash" bash -c "grep -q 'ae-key: token:' <<<'$out'"
+ok "no PIN in any message" bash -c "! grep -qF '$(cat "$TPM_PIN_FILE")' <<<'$out'"
