@@ -44,3 +44,4 @@ check_PROGRAMS += tests/tools/ae-ndes
 tests_tools_ae_ndes_SOURCES = tests/tools/ae-ndes.c
 tests_tools_ae_ndes_CFLAGS = $(AE_TEST_CFLAGS) $(CURL_CFLAGS)
 tests_tools_ae_ndes_LDADD = daemon/libautoenroll.la $(SYSTEMD_LIBS)
+TESTS += tests/integration/11-challenge-machine.sh

@@ -501,6 +501,50 @@ static int map_gss(OM_uint32 major, OM_uint32 minor, const char *host, AeError *
     }
 }
 
+/* Get the HTTP/host service ticket into the private cache with libkrb5
+ * first: its errors are precise (SPNEGO hides the mechanism's codes), and
+ * GSSAPI then finds the ticket there. Own context: this may run on several
+ * threads for one KrbCreds. */
+static int service_ticket(KrbCreds *c, const char *host, AeError *err) {
+    krb5_context ctx = NULL;
+    krb5_ccache cc = NULL;
+    krb5_principal server = NULL;
+    krb5_creds in, *out = NULL;
+    krb5_error_code k;
+    char what[300];
+    int r = 0;
+
+    memset(&in, 0, sizeof in);
+    snprintf(what, sizeof what, "service ticket for HTTP/%s", host);
+    if (krb5_init_context(&ctx))
+        return ae_error_set(err, -EIO, AE_ERR_KERBEROS, "cannot initialise Kerberos");
+    k = krb5_cc_resolve(ctx, c->ccname, &cc);
+    if (!k)
+        k = krb5_cc_get_principal(ctx, cc, &in.client);
+    if (!k)
+        k = krb5_sname_to_principal(ctx, host, "HTTP", KRB5_NT_SRV_HST, &server);
+    if (!k) {
+        in.server = server;
+        k = krb5_get_credentials(ctx, 0, cc, &in, &out);
+    }
+    if (k == KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN)
+        r = ae_error_set(err, -ESRCH, AE_ERR_KERBEROS,
+                         "no service principal HTTP/%s in the realm: register the SPN on the NDES "
+                         "service account (setspn -s HTTP/%s <account>)", host, host);
+    else if (k == KRB5KRB_AP_ERR_TKT_EXPIRED)
+        r = ae_error_set(err, -EKEYEXPIRED, c->machine ? AE_ERR_KERBEROS : AE_ERR_CREDENTIALS,
+                         "%s: the tickets of %s have expired", what, c->principal);
+    else if (k)
+        r = map_krb5(ctx, k, AE_ERR_KERBEROS, err, what);
+    krb5_free_creds(ctx, out);
+    krb5_free_principal(ctx, server);
+    krb5_free_principal(ctx, in.client);
+    if (cc)
+        krb5_cc_close(ctx, cc);
+    krb5_free_context(ctx);
+    return r;
+}
+
 int krb_negotiate_token(KrbCreds *c, const char *host, char **ret_b64, AeError *err) {
     OM_uint32 major, minor, flags = 0;
     gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
@@ -514,6 +558,9 @@ int krb_negotiate_token(KrbCreds *c, const char *host, char **ret_b64, AeError *
 
     if (!c || !host || !*host)
         return ae_error_set(err, -EINVAL, AE_ERR_INTERNAL, "no credentials or host for Negotiate");
+    r = service_ticket(c, host, err);
+    if (r < 0)
+        return r;
     gss_key_value_element_desc el = {.key = "ccache", .value = c->ccname};
     gss_key_value_set_desc store = {.count = 1, .elements = &el};
     major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE,

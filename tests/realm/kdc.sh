@@ -11,6 +11,7 @@
 # Files under $REALM:
 #   host.keytab       CLIENT$ and host/client.autoenroll.test (the machine)
 #   http.keytab       HTTP/ndes.autoenroll.test (Apache, mode 0640 root:www-data)
+#   http-stale.keytab the same principal with an old key (NDES_STALE_URL uses it)
 #   expired.keytab    EXPIRED$ (principal expired in 2000)
 #   disabled.keytab   DISABLED$ (-allow_tix)
 #   alice.pw bob.pw mallory.pw expired.pw disabled.pw   user passwords, 0600
@@ -109,8 +110,12 @@ kdc_start() {
         || bail "ktadd host.keytab"
     # NDES's service principal.
     kdc_kadmin "addprinc -randkey HTTP/$NDES_HOST" 'created' || bail "addprinc HTTP/"
+    # A stale copy first (its key is replaced by the next ktadd): a server
+    # using it rejects valid tickets, like an SPN on the wrong account.
+    kdc_kadmin "ktadd -k $REALM/http-stale.keytab HTTP/$NDES_HOST" 'added to keytab' || bail "ktadd http-stale.keytab"
     kdc_kadmin "ktadd -k $REALM/http.keytab HTTP/$NDES_HOST" 'added to keytab' || bail "ktadd http.keytab"
-    chgrp www-data "$REALM/http.keytab" && chmod 640 "$REALM/http.keytab" || bail "http.keytab mode"
+    chgrp www-data "$REALM/http.keytab" "$REALM/http-stale.keytab" \
+        && chmod 640 "$REALM/http.keytab" "$REALM/http-stale.keytab" || bail "http.keytab mode"
     # Users.
     for u in alice bob mallory; do
         pw=$(_kdc_password "$u") || bail "password for $u"

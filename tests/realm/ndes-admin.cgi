@@ -129,7 +129,27 @@ def page(lang, body):
     return HEAD.format(title=lang["title"], product=lang["product"]) + body + TAIL
 
 
+def broken_server():
+    """The /ntlm, /intune and /down prefixes: NDES servers that fail."""
+    uri = os.environ.get("REQUEST_URI", "")
+    out = sys.stdout.buffer
+    if uri.startswith("/ntlm/"):
+        out.write(b"Status: 401 Unauthorized\r\nWWW-Authenticate: NTLM\r\n"
+                  b"Content-Type: text/html\r\n\r\n<h1>401 - Unauthorized</h1>")
+    elif uri.startswith("/intune/"):
+        out.write(b"Status: 403 Forbidden\r\nContent-Type: text/html\r\n\r\n<h1>403 - Forbidden</h1>")
+    elif uri.startswith("/down/"):
+        out.write(b"Status: 503 Service Unavailable\r\nContent-Type: text/html\r\n\r\n"
+                  b"<h1>Service Unavailable</h1>")
+    else:
+        return False
+    out.flush()
+    return True
+
+
 def main():
+    if broken_server():
+        return
     user = os.environ.get("REMOTE_USER", "")
     mode = read_first_line(os.path.join(NDES_DIR, "mode"), "english") or "english"
     thumb = read_first_line(os.path.join(NDES_DIR, "thumbprint"))

@@ -11,6 +11,11 @@
 #     NDES_NEG_URL      $NDES_URL/neg  (same tree, but mscep.dll needs Negotiate too)
 #     NDES_NEG_SCEP_URL $NDES_NEG_URL/certsrv/mscep/mscep.dll
 #     NDES_DIR          $REALM/ndes (mode, denied, challenges/ as below)
+#   Broken NDES servers, each a prefix before /certsrv/mscep_admin/:
+#     NDES_STALE_URL    $NDES_URL/stale: Negotiate with an old key (401 after a token)
+#     NDES_NTLM_URL     $NDES_URL/ntlm:  401 offering NTLM only
+#     NDES_INTUNE_URL   $NDES_URL/intune: 403 (policy module)
+#     NDES_DOWN_URL     $NDES_URL/down:  503
 #   ndes_mode MODE   english|japanese|nobom|utf8|long|cachefull|nopermission|garbage
 #   ndes_deny USER   USER gets the "no permission" page
 #   ndes_stop
@@ -80,6 +85,10 @@ SSLRandomSeed startup builtin
     AllowOverride None
     Require all denied
 </Directory>
+DocumentRoot "$NDES_DIR/htdocs"
+<Directory "$NDES_DIR/htdocs">
+    Require all granted
+</Directory>
 <Directory "$NDES_DIR/cgi">
     Options +ExecCGI
     Require all granted
@@ -89,7 +98,7 @@ SetEnv NDES_DIR "$NDES_DIR"
 
 # IIS answers 301 for the admin page without its trailing slash.
 RedirectMatch 301 ^((?:/neg)?/certsrv/mscep_admin)\$ \$1/
-ScriptAliasMatch ^(?:/neg)?/certsrv/mscep_admin/\$ "$NDES_DIR/cgi/mscep_admin.cgi"
+ScriptAliasMatch ^(?:/neg|/stale|/ntlm|/intune|/down)?/certsrv/mscep_admin/\$ "$NDES_DIR/cgi/mscep_admin.cgi"
 
 # SCEP: anonymous under /certsrv, Negotiate under /neg/certsrv. ProxyPass takes
 # the first match: the longer path first.
@@ -102,6 +111,14 @@ ProxyPass /neg/certsrv/mscep/mscep.dll "unix:$sock|http://localhost/scep"
     AuthType GSSAPI
     AuthName "NDES"
     GssapiCredStore keytab:$REALM/http.keytab
+    GssapiAllowedMech krb5
+    GssapiBasicAuth Off
+    Require valid-user
+</LocationMatch>
+<LocationMatch "^/stale/certsrv/mscep_admin/">
+    AuthType GSSAPI
+    AuthName "NDES"
+    GssapiCredStore keytab:$REALM/http-stale.keytab
     GssapiAllowedMech krb5
     GssapiBasicAuth Off
     Require valid-user
@@ -141,10 +158,15 @@ ndes_start() {
     NDES_SCEP_URL=$NDES_URL/certsrv/mscep/mscep.dll
     NDES_NEG_URL=$NDES_URL/neg
     NDES_NEG_SCEP_URL=$NDES_NEG_URL/certsrv/mscep/mscep.dll
+    NDES_STALE_URL=$NDES_URL/stale
+    NDES_NTLM_URL=$NDES_URL/ntlm
+    NDES_INTUNE_URL=$NDES_URL/intune
+    NDES_DOWN_URL=$NDES_URL/down
+    export NDES_STALE_URL NDES_NTLM_URL NDES_INTUNE_URL NDES_DOWN_URL
     export NDES_DIR NDES_PORT NDES_TLS_PORT NDES_URL NDES_TLS_URL NDES_ADMIN_URL NDES_SCEP_URL \
         NDES_NEG_URL NDES_NEG_SCEP_URL
 
-    mkdir -p "$NDES_DIR"/{run,cgi,challenges,issued,rcache}
+    mkdir -p "$NDES_DIR"/{run,cgi,htdocs,challenges,issued,rcache}
     install -m 755 "$REALM_LIB/ndes-admin.cgi" "$NDES_DIR/cgi/mscep_admin.cgi"
     : >"$NDES_DIR/denied"
     : >"$NDES_DIR/lock"
