@@ -33,4 +33,5 @@ TESTS += tests/unit/test-keystore-file tests/unit/test-keystore-pin
 TESTS += \
 	tests/integration/30-keystore-file.sh \
 	tests/integration/31-keystore-softhsm.sh \
-	tests/integration/32-keystore-tpm.sh
+	tests/integration/32-keystore-tpm.sh \
+	tests/integration/33-keystore-bad.sh

@@ -538,6 +538,13 @@ int p11token_generate_rsa(P11Token *t, unsigned bits, const char *label, const u
         if (r == -EOPNOTSUPP || rv == CKR_DEVICE_MEMORY)
             ae_error_set(err, r, AE_ERR_TOKEN, "token '%s' cannot make an RSA-%u key: %s",
                          t->label, bits, p11token_rv_explain(rv));
+        else if (rv == CKR_FUNCTION_FAILED || rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_ERROR)
+            /* File-backed tokens (SoftHSM, tpm2-pkcs11's store) say only this
+             * when their storage is full. */
+            ae_error_set(err, r, AE_ERR_TOKEN,
+                         "token '%s' could not generate and store an RSA-%u key (%s, 0x%lx): "
+                         "the token or its storage may be full",
+                         t->label, bits, p11token_rv_explain(rv), (unsigned long)rv);
         /* Some modules leave half a pair behind on failure. */
         if (pub != CK_INVALID_HANDLE)
             m->C_DestroyObject(s, pub);
