@@ -152,8 +152,11 @@ static int ensure_user_request(Manager *m, const Profile *p, uid_t uid, const ch
         int k = manager_add_from_profile(m, p, uid, pw->pw_name, principal, err, &r);
         if (k < 0)
             return k;
-    } else if (principal && !r->principal)
+    } else if (principal && (!r->principal || !r->subject)) {
         request_set_str(&r->principal, principal);
+        if (!r->subject && manager_expand_profile(m, r, p, err) < 0)
+            return -EINVAL;
+    }
     /* New tickets clear NEED_CREDENTIALS; a due renewal starts now. */
     if (r->state == STATE_NEED_CREDENTIALS)
         manager_kick(m, r);

@@ -157,45 +157,29 @@ static int add_sans(json_object *sans, const char *key, char *const *list, unsig
     return 0;
 }
 
-int manager_add_from_profile(Manager *m, const Profile *p, uid_t uid, const char *user,
-                             const char *principal, AeError *err, Request **ret) {
-    char id[80], uidbuf[16];
+/* Fill what the request asks for from its profile's templates. */
+int manager_expand_profile(Manager *m, Request *r, const Profile *p, AeError *err) {
+    char uidbuf[16];
+    const char *principal = r->principal;
     const char *realm = principal && strchr(principal, '@') ? strchr(principal, '@') + 1 : NULL;
-    const char *home = NULL;
-    struct passwd *pw = p->kind == KIND_USER ? getpwuid(uid) : NULL;
-    if (pw)
-        home = pw->pw_dir;
-    snprintf(uidbuf, sizeof uidbuf, "%u", (unsigned)uid);
-    if (p->kind == KIND_MACHINE)
-        snprintf(id, sizeof id, "%s", p->name);
-    else
-        snprintf(id, sizeof id, "%s-%u", p->name, (unsigned)uid);
-    if (manager_find(m, id))
-        return ae_error_set(err, -EEXIST, AE_ERR_CONFIG, "request %s already exists", id);
-
+    struct passwd *pw = p->kind == KIND_USER ? getpwuid(r->uid) : NULL;
+    snprintf(uidbuf, sizeof uidbuf, "%u", (unsigned)r->uid);
     TemplateVar vars[] = {
-        {"fqdn", m->fqdn},     {"hostname", m->short_hostname},
-        {"user", user},        {"uid", p->kind == KIND_USER ? uidbuf : NULL},
+        {"fqdn", m->fqdn},        {"hostname", m->short_hostname},
+        {"user", r->user},        {"uid", p->kind == KIND_USER ? uidbuf : NULL},
         {"principal", principal}, {"realm", realm},
-        {"home", home},        {"id", id},
+        {"home", pw ? pw->pw_dir : NULL}, {"id", r->id},
         {"state_dir", m->config->state_dir},
         {NULL, NULL},
     };
-    Request *r = NULL;
-    int k = request_new(id, &r);
-    if (k < 0)
-        return ae_error_set(err, k, AE_ERR_CONFIG, "bad request id '%s'", id);
-    r->kind = p->kind;
-    r->uid = p->kind == KIND_USER ? uid : 0;
-    r->key_bits = p->key_bits;
-    r->created = (int64_t)(now_realtime_usec() / USEC_PER_SEC);
+    json_object_put(r->sans);
     r->sans = json_object_new_object();
-    k = 0;
-    if (request_set_str(&r->user, user) < 0 || request_set_str(&r->principal, principal) < 0 ||
-        request_set_str(&r->profile, p->name) < 0 || request_set_str(&r->ca, p->ca) < 0)
-        k = -ENOMEM;
-    if (k >= 0)
-        k = expand(p->subject, vars, &r->subject, err);
+    char **outs[] = {&r->subject, &r->key_store, &r->cert_file, &r->chain_file, &r->hook};
+    for (size_t i = 0; i < ELEMENTSOF(outs); i++) {
+        free(*outs[i]);
+        *outs[i] = NULL;
+    }
+    int k = expand(p->subject, vars, &r->subject, err);
     if (k >= 0)
         k = expand(p->key_store, vars, &r->key_store, err);
     if (k >= 0 && p->cert_file)
@@ -214,10 +198,50 @@ int manager_add_from_profile(Manager *m, const Profile *p, uid_t uid, const char
         if (single[i])
             k = add_sans(r->sans, single_keys[i], &single[i], 1, vars, err);
     if (k < 0) {
+        free(r->subject);
+        r->subject = NULL; /* not expanded yet: retried when more is known */
+    }
+    return k;
+}
+
+int manager_add_from_profile(Manager *m, const Profile *p, uid_t uid, const char *user,
+                             const char *principal, AeError *err, Request **ret) {
+    char id[80];
+    if (p->kind == KIND_MACHINE)
+        snprintf(id, sizeof id, "%s", p->name);
+    else
+        snprintf(id, sizeof id, "%s-%u", p->name, (unsigned)uid);
+    if (manager_find(m, id))
+        return ae_error_set(err, -EEXIST, AE_ERR_CONFIG, "request %s already exists", id);
+
+    Request *r = NULL;
+    int k = request_new(id, &r);
+    if (k < 0)
+        return ae_error_set(err, k, AE_ERR_CONFIG, "bad request id '%s'", id);
+    r->kind = p->kind;
+    r->uid = p->kind == KIND_USER ? uid : 0;
+    r->key_bits = p->key_bits;
+    r->created = (int64_t)(now_realtime_usec() / USEC_PER_SEC);
+    r->state = STATE_NEED_KEY;
+    if (request_set_str(&r->user, user) < 0 || request_set_str(&r->principal, principal) < 0 ||
+        request_set_str(&r->profile, p->name) < 0 || request_set_str(&r->ca, p->ca) < 0) {
+        request_free(r);
+        return -ENOMEM;
+    }
+    AeError xerr = {0};
+    k = manager_expand_profile(m, r, p, &xerr);
+    if (k < 0 && p->kind == KIND_USER && !principal) {
+        /* A user without tickets yet: tracked, waiting for the login that brings them. */
+        r->state = STATE_NEED_CREDENTIALS;
+        ae_error_set(&xerr, -ENOKEY, AE_ERR_CREDENTIALS,
+                     "no Kerberos tickets for %s yet: the next login brings them", user ? user : id);
+        request_set_error(r, &xerr, r->created);
+    } else if (k < 0) {
+        if (err)
+            *err = xerr;
         request_free(r);
         return k;
     }
-    r->state = STATE_NEED_KEY;
     k = store_save(m->store, r, err);
     if (k >= 0)
         k = manager_append(m, r);

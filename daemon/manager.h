@@ -46,6 +46,9 @@ Request *manager_find(Manager *m, const char *id);
 int manager_add_from_profile(Manager *m, const Profile *p, uid_t uid, const char *user,
                              const char *principal, AeError *err, Request **ret);
 int manager_remove(Manager *m, Request *r);
+/* (Re)compute subject, SANs and paths from the profile; -ENOENT when a
+ * template variable has no value yet (a user's principal before a login). */
+int manager_expand_profile(Manager *m, Request *r, const Profile *p, AeError *err);
 
 /* The request changed: save it, wake waiters, update metrics, re-arm the timer. */
 void manager_request_changed(Manager *m, Request *r);

@@ -24,4 +24,5 @@ TESTS += \
 
 # The daemon, end to end against the realm.
 TESTS += \
-	tests/integration/40-daemon-machine-file.sh
+	tests/integration/40-daemon-machine-file.sh \
+	tests/integration/41-daemon-user.sh

@@ -183,8 +183,21 @@ _names_env() {
     NAMES_ENV=(
         "LD_PRELOAD=$NSS_WRAPPER_LIB${LD_PRELOAD:+:$LD_PRELOAD}"
         "NSS_WRAPPER_HOSTS=$REALM/hosts" "NSS_WRAPPER_HOSTNAME=$CLIENT_HOST"
+        "NSS_WRAPPER_PASSWD=$REALM/passwd" "NSS_WRAPPER_GROUP=$REALM/group"
         "ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0"
     )
+}
+
+# test_uid NAME : the numeric uid of a test user (alice bob mallory carol)
+test_uid() { awk -F: -v u="$1" '$1 == u { print $3; exit }' "$REALM/passwd"; }
+
+# as_user NAME CMD... : run CMD with that user's uid/gid (and the test names).
+as_user() {
+    local uid name=$1
+    uid=$(test_uid "$name")
+    shift
+    setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+        env "${NAMES_ENV[@]}" HOME="$REALM/home/$name" USER="$name" "$@"
 }
 
 # --- the realm directory -----------------------------------------------
@@ -201,6 +214,19 @@ realm_init() {
 127.0.0.1 kdc.$REALM_DOMAIN
 HOSTS
     chmod 644 "$REALM/hosts"
+    # Test users exist only through nss_wrapper (never in /etc/passwd):
+    # programs see them by name; the kernel sees their numeric uids.
+    mkdir -p "$REALM/home"
+    cat /etc/passwd >"$REALM/passwd"
+    cat /etc/group >"$REALM/group"
+    local u
+    for u in alice:20001 bob:20002 mallory:20003 carol:20004; do
+        echo "${u%%:*}:x:${u##*:}:${u##*:}:${u%%:*}:$REALM/home/${u%%:*}:/bin/sh" >>"$REALM/passwd"
+        echo "${u%%:*}:x:${u##*:}:" >>"$REALM/group"
+        mkdir -p "$REALM/home/${u%%:*}"
+        chown "${u##*:}:${u##*:}" "$REALM/home/${u%%:*}"
+    done
+    chmod 644 "$REALM/passwd" "$REALM/group"
     _names_env
     # Only the modules a test configures are loaded by p11-kit.
     export HOME="$REALM/home"
