@@ -40,4 +40,5 @@ tests_tools_ae_scep_CFLAGS = $(AE_TEST_CFLAGS) $(CURL_CFLAGS)
 tests_tools_ae_scep_LDADD = daemon/libautoenroll.la $(OPENSSL_LIBS) $(CURL_LIBS) $(SYSTEMD_LIBS)
 
 EXTRA_DIST += tests/ndes-emulator fuzz
-TESTS += tests/integration/20-scep-scepserver.sh tests/integration/21-scep-onetime.sh
+TESTS += tests/integration/20-scep-scepserver.sh tests/integration/21-scep-onetime.sh \
+	tests/integration/22-scep-ndes-emulator.sh

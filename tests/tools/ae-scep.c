@@ -3,6 +3,7 @@
  *
  *   ae-scep getcacaps --url U
  *   ae-scep getcacert --url U --ca-fingerprint sha256:.. [--out chain.pem]
+ *   ae-scep getnextcacert --url U --ca-fingerprint sha256:..
  *   ae-scep enroll    --url U --ca-fingerprint F --key key.pem --challenge-file F
  *                     [--subject S] [--dns N]... [--upn U] [--sid S] [--get] [--allow-des]
  *                     [--out cert.pem] [--state state.txt] [--poll N] [--poll-interval S]
@@ -229,7 +230,8 @@ static int exchange(ScepTransaction *t, ScepCA *ca, unsigned caps, uint8_t *msg,
             char *d;
             PEM_write_bio_X509_CRL(b, reply->crl);
             long n = BIO_get_mem_data(b, &d);
-            printf("crl: issuer with %d revoked\n", sk_X509_REVOKED_num(X509_CRL_get_REVOKED(reply->crl)));
+            STACK_OF(X509_REVOKED) *rev = X509_CRL_get_REVOKED(reply->crl);
+            printf("crl: %d revoked\n", rev ? sk_X509_REVOKED_num(rev) : 0);
             r = arg.out ? fileio_write_atomic(arg.out, d, (size_t)n, 0644, FILEIO_KEEP_OWNER, (gid_t)-1) : 0;
             BIO_free(b);
         } else {
@@ -417,6 +419,26 @@ static int do_getcacaps(void) {
     return 0;
 }
 
+static int do_getnextcacert(void) {
+    _cleanup_free_ char *url = NULL, *fp = NULL;
+    HttpResponse resp = { 0 };
+    STACK_OF(X509) *next = NULL;
+    AeError e = { 0 };
+    ScepCA *ca = NULL;
+    int r = get_ca(&ca, &e);
+    if (r == 0 && (r = scep_url_build(arg.url, "GetNextCACert", NULL, &url)) == 0 &&
+        (r = http(SCEP_OP_GET_NEXT_CA_CERT, "GET", url, NULL, 0, &resp, &e)) == 0)
+        r = scep_next_ca_parse(ca, resp.body, resp.body_len, &next, &e);
+    http_response_clear(&resp);
+    scep_ca_free(ca);
+    if (r < 0)
+        return fail(&e, r);
+    scep_fingerprint_format(sk_X509_value(next, 0), &fp);
+    printf("next: %s\ncerts: %d\n", fp, sk_X509_num(next));
+    sk_X509_pop_free(next, X509_free);
+    return 0;
+}
+
 static int do_getcacert(void) {
     AeError e = { 0 };
     ScepCA *ca = NULL;
@@ -502,6 +524,8 @@ int main(int argc, char **argv) {
         return do_getcacaps();
     if (streq(cmd, "getcacert"))
         return do_getcacert();
+    if (streq(cmd, "getnextcacert"))
+        return do_getnextcacert();
     if (streq(cmd, "enroll"))
         return do_enroll(false);
     if (streq(cmd, "renew"))
