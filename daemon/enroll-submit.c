@@ -37,6 +37,7 @@ typedef struct SubmitJob {
     unsigned caps;
     bool allow_des;
     bool poll;        /* CertPoll of a PENDING transaction */
+    bool no_renewal;  /* the CA refused our RenewalReq: a fresh PKCSReq instead */
     ScepState saved;  /* that transaction, from the state file */
 
     Keystore *ks;
@@ -120,6 +121,7 @@ static void fail_errno(Job *j, int r, const char *category, const char *what) {
 
 /* A server-side failure moves a new enrollment to the next NDES server. */
 static bool try_next_server(Job *j, const AeError *err);
+static void get_challenge(Job *j);
 static void after_creds(Job *j);
 
 /* --- JSON helpers for the request's SANs -------------------------------- */
@@ -212,6 +214,26 @@ static void check_reply_done(void *result, void *userdata) {
     if (rep->status == SCEP_STATUS_FAILURE) {
         AeError err = {0};
         scep_reply_failure(rep, &err);
+        if (scep_transaction_is_renewal(s->txn) && !s->no_renewal) {
+            /* NDES often refuses RenewalReq from non-Windows clients: enroll afresh. */
+            log_req(LOG_WARNING, r, NULL, "RenewalReq refused (%s): falling back to PKCSReq",
+                    err.message);
+            s->no_renewal = true;
+            scep_transaction_free(s->txn);
+            s->txn = NULL;
+            free(s->der);
+            s->der = NULL;
+            free(s->reply);
+            s->reply = NULL;
+            scep_reply_free(s->result);
+            s->result = NULL;
+            key_free(s->current_key);
+            s->current_key = NULL;
+            X509_free(s->current_cert);
+            s->current_cert = NULL;
+            get_challenge(j);
+            return;
+        }
         fail(j, &err);
         return;
     }
@@ -348,7 +370,7 @@ static void *build_run(void *arg) {
     if (s->r < 0)
         return s;
     /* RenewalReq when the CA offers it and the certificate in use is still good. */
-    if ((s->caps & SCEP_CAP_RENEWAL) && s->cert_pem && s->key_ref &&
+    if (!s->no_renewal && (s->caps & SCEP_CAP_RENEWAL) && s->cert_pem && s->key_ref &&
         (s->current_cert = pem_to_x509(s->cert_pem)) &&
         X509_cmp_current_time(X509_get0_notAfter(s->current_cert)) > 0 &&
         keystore_load_key(s->ks, s->key_ref, &s->err, &s->current_key) >= 0)

@@ -25,4 +25,6 @@ TESTS += \
 # The daemon, end to end against the realm.
 TESTS += \
 	tests/integration/40-daemon-machine-file.sh \
-	tests/integration/41-daemon-user.sh
+	tests/integration/41-daemon-user.sh \
+	tests/integration/42-daemon-softhsm-renew.sh \
+	tests/integration/43-daemon-faults.sh

@@ -100,6 +100,7 @@ realm_spawn() {
     shift
     setsid "$@" >>"$REALM/$name.log" 2>&1 </dev/null &
     local pid=$!
+    disown "$pid" 2>/dev/null || true
     _realm_pids+=("$pid")
     eval "PID_${name//[^A-Za-z0-9_]/_}=$pid"
 }

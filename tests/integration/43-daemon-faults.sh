@@ -1,0 +1,75 @@
+#!/bin/bash
+# Faults: kill -9 at random moments of an enrollment (restart resumes, no
+# orphan keys), a corrupt state file (set aside, never fatal), a renewal that
+# fails (the old certificate and key stay, backoff, recovery when the KDC is
+# back).
+. "$top_srcdir/tests/realm/lib.sh"
+. "$top_srcdir/tests/realm/kdc.sh"
+. "$top_srcdir/tests/realm/scep.sh"
+. "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/daemon.sh"
+realm_init
+kdc_start
+scep_start --ndes-challenges
+ndes_start
+daemon_config "file:$REALM/keys"
+
+# kill -9 at random moments of the first enrollment, then let it finish.
+for i in $(seq 1 12); do
+    daemon_start
+    sleep "0.$((RANDOM % 6))$((RANDOM % 10))"
+    daemon_kill9
+done
+daemon_start
+ok "after 12 kill -9 the machine certificate is enrolled" daemon_wait_state machine MONITORING 60
+ref=$(ae_field machine key_ref)
+keys=$(ls "$REALM/keys" | grep -c '\.key$')
+ok "exactly one key left in the store (no orphans): $keys" test "$keys" = 1
+ok "and it is the certificate's key" test -f "$REALM/keys/$ref.key"
+ok "the certificate is valid" openssl verify -CAfile "$SCEP_CA_CERT" "$AE_OUT/machine.pem"
+ok "no temp files left in the state dir" sh -c "! ls '$AE_STATE' | grep -q tmp"
+
+# Corrupt and unknown state files are set aside, never fatal.
+daemon_stop
+printf '{ "version": 1, "id": "broken", "sta' >"$AE_STATE/broken.json"
+echo '{"version":99,"id":"future"}' >"$AE_STATE/future.json"
+daemon_start
+ok "the daemon starts beside corrupt state files" test "$(ae_field machine state)" = MONITORING
+ok "the corrupt file was set aside" sh -c "ls '$AE_STATE' | grep -q '^broken.json.corrupt-'"
+ok "the unknown version was set aside" sh -c "ls '$AE_STATE' | grep -q '^future.json.corrupt-'"
+ok "the log says which file and why" grep -q "broken.json is unusable" "$REALM/autoenrolld.log"
+
+# A renewal that fails keeps the certificate and key in place.
+serial=$(ae_field machine serial)
+sha_before=$(sha256sum <"$AE_OUT/machine.pem")
+kdc_stop
+ae renew machine --wait >/dev/null 2>&1
+ok "renewal with the KDC down fails with a Kerberos error" test "$(ae_field machine last_error.category)" = kerberos
+ok "it is retried later (CA_UNREACHABLE, backoff)" test "$(ae_field machine state)" = CA_UNREACHABLE
+ok "the certificate in use is unchanged" test "$(ae_field machine serial)" = "$serial"
+ok "the PEM file is unchanged" test "$(sha256sum <"$AE_OUT/machine.pem")" = "$sha_before"
+ok "the key in use is still there" test -f "$REALM/keys/$ref.key"
+ok "the failure counts attempts" test "$(ae_field machine attempts)" -ge 1
+ok "the metrics file shows the failure" grep -q 'autoenroll_last_error{id="machine",category="kerberos"} 1' "$REALM/autoenroll.prom"
+kdc_start_again
+ok "with the KDC back the renewal completes by itself" daemon_wait_state machine MONITORING 60
+ok "with a new certificate" test "$(ae_field machine serial)" != "$serial"
+ok "and the old key removed" wait_for 10 test ! -f "$REALM/keys/$ref.key"
+ok "the error is cleared" test -z "$(ae_field machine last_error)"
+
+# kill -9 during renewals: each restart ends with a valid certificate in place.
+for i in $(seq 1 6); do
+    ae renew machine >/dev/null 2>&1
+    sleep "0.$((RANDOM % 4))$((RANDOM % 10))"
+    daemon_kill9
+    daemon_start
+    openssl verify -CAfile "$SCEP_CA_CERT" "$AE_OUT/machine.pem" >/dev/null 2>&1 || fail "certificate damaged after kill -9 #$i"
+done
+ok "after kill -9 during renewals the request settles" daemon_wait_state machine MONITORING 60
+ok "a valid certificate is in place" openssl verify -CAfile "$SCEP_CA_CERT" "$AE_OUT/machine.pem"
+ref=$(ae_field machine key_ref)
+ok "its key is in the store" test -f "$REALM/keys/$ref.key"
+ok "the PEM certificate matches the key in use" sh -c "[ \"\$(openssl x509 -in '$AE_OUT/machine.pem' -noout -pubkey)\" = \"\$(openssl pkey -in '$REALM/keys/$ref.key' -pubout)\" ]"
+wait_for 10 sh -c "[ \$(ls '$REALM/keys' | grep -c '\.key\$') = 1 ]"
+keys=$(ls "$REALM/keys" | grep -c '\.key$')
+ok "no orphan keys after interrupted renewals: $keys" test "$keys" = 1
