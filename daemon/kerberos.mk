@@ -46,3 +46,4 @@ tests_tools_ae_ndes_CFLAGS = $(AE_TEST_CFLAGS) $(CURL_CFLAGS)
 tests_tools_ae_ndes_LDADD = daemon/libautoenroll.la $(SYSTEMD_LIBS)
 TESTS += tests/integration/11-challenge-machine.sh
 TESTS += tests/integration/12-challenge-user.sh
+TESTS += tests/integration/13-negotiate-scep.sh tests/integration/14-diagnose.sh
