@@ -34,4 +34,5 @@ TESTS += \
 	tests/integration/30-keystore-file.sh \
 	tests/integration/31-keystore-softhsm.sh \
 	tests/integration/32-keystore-tpm.sh \
-	tests/integration/33-keystore-bad.sh
+	tests/integration/33-keystore-bad.sh \
+	tests/integration/34-keystore-tpm-enroll.sh
