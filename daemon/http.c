@@ -368,7 +368,9 @@ int http_new(sd_event *e, Http **ret) {
         r = -ENOMEM;
         goto fail;
     }
-    r = sd_event_add_time(e, &h->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_timer, h);
+    /* Accuracy 1 us: the default (0 = 250 ms) would let sd-event coalesce
+     * curl's short timeouts into quarter-second stalls. */
+    r = sd_event_add_time(e, &h->timer, CLOCK_MONOTONIC, UINT64_MAX, 1, on_timer, h);
     if (r < 0)
         goto fail;
     (void)sd_event_source_set_description(h->timer, "http-timer");

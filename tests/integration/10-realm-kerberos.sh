@@ -6,6 +6,7 @@
 . "$top_srcdir/tests/realm/lib.sh"
 . "$top_srcdir/tests/realm/kdc.sh"
 . "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/ndes-cacert.sh"
 realm_init
 need curl socat
 kdc_start
@@ -74,11 +75,9 @@ code=$(KRB5CCNAME=$cc with_names curl -s --negotiate -u : --cacert "$REALM/tls-c
 ok "HTTPS admin page with the test CA (got $code)" test "$code" = 200
 ok_fails "HTTPS refused without the test CA" with_names curl -sf -o /dev/null "$NDES_TLS_URL/certsrv/mscep_admin/"
 
-# mscep.dll proxied to the SCEP socket; a minimal HTTP answer stands for scepserver.
-printf '#!/bin/sh\nprintf "HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nPOSTPKIOperation\\r\\nSHA-256\\r\\n"\n' >"$REALM/caps.sh"
-chmod 755 "$REALM/caps.sh"
-realm_spawn scepsock socat "UNIX-LISTEN:$REALM/scep.sock,fork,mode=666" EXEC:"$REALM/caps.sh"
-wait_for 5 test -S "$REALM/scep.sock" || bail "socat socket"
+# mscep.dll proxied to the SCEP socket; a static GetCACaps/GetCACert
+# responder stands for the SCEP server here (ndes-cacert.sh).
+cacert_start
 ok "GetCACaps proxied through mscep.dll" sh -c "LD_PRELOAD='$NSS_WRAPPER_LIB' NSS_WRAPPER_HOSTS='$REALM/hosts' curl -sf '$NDES_SCEP_URL?operation=GetCACaps' | grep -q POSTPKIOperation"
 ok "pkiclient.exe path proxied too" sh -c "LD_PRELOAD='$NSS_WRAPPER_LIB' NSS_WRAPPER_HOSTS='$REALM/hosts' curl -sf '$NDES_SCEP_URL/pkiclient.exe?operation=GetCACaps' | grep -q POSTPKIOperation"
 code=$(with_names curl -s -o /dev/null -w '%{http_code}' "$NDES_NEG_SCEP_URL?operation=GetCACaps")
