@@ -690,6 +690,15 @@ int p11token_object_uri(P11Token *t, CK_OBJECT_CLASS cls, const uint8_t *id, siz
     if (!uri)
         return -ENOMEM;
     *p11_kit_uri_get_token_info(uri) = t->info;
+    /* Some modules (tpm2-pkcs11) pad with NULs instead of spaces: a field
+     * holding a NUL would print as %00; leave it out, the label still selects. */
+    CK_TOKEN_INFO *ti = p11_kit_uri_get_token_info(uri);
+    if (memchr(ti->model, 0, sizeof ti->model))
+        memset(ti->model, 0, sizeof ti->model);
+    if (memchr(ti->manufacturerID, 0, sizeof ti->manufacturerID))
+        memset(ti->manufacturerID, 0, sizeof ti->manufacturerID);
+    if (memchr(ti->serialNumber, 0, sizeof ti->serialNumber))
+        memset(ti->serialNumber, 0, sizeof ti->serialNumber);
     if (p11_kit_uri_set_attribute(uri, &a_cls) != P11_KIT_URI_OK ||
         p11_kit_uri_set_attribute(uri, &a_id) != P11_KIT_URI_OK ||
         (label && p11_kit_uri_set_attribute(uri, &a_label) != P11_KIT_URI_OK)) {

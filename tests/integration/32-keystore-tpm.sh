@@ -11,7 +11,10 @@ AEKEY=$top_builddir/tests/tools/ae-key
 tpm_start
 P11_MODULE=$TPM_MODULE
 
-keystore_checks "$TPM_URI" tpm 2048 tpmt
+# The TPM runs one command at a time: a signature waits for a key generation
+# in the TPM itself, whatever the key store does. Here the concurrency check
+# shows only that both threads finish and every signature is good.
+keystore_checks "$TPM_URI" tpm 2048 tpmt 1
 
 out=$("$AEKEY" generate "$TPM_URI" --bits 3072 --label k3072) || fail "RSA-3072 in the TPM" "$out"
 r=${out%% *}
@@ -24,12 +27,6 @@ rc=$?
 ok "RSA-4096 is refused" test $rc -ne 0
 ok "with a clear message" bash -c "grep -q 'cannot make RSA-4096' <<<'$out' && grep -q 'Operation not supported' <<<'$out'"
 ok "and nothing is left on the token" test "$(tpmt --list-objects 2>/dev/null | grep -c 'Object;')" = "$before"
-
-# Slow generation on a worker thread while the main thread signs on the same token.
-out=$("$AEKEY" generate "$TPM_URI" --label busy) || bail "generate failed: $out"
-r=${out%% *}
-ok "generation on a worker thread while the main thread signs" "$AEKEY" concurrent "$TPM_URI" "$r"
-ok "clean up" "$AEKEY" delete "$TPM_URI" "$r"
 
 # The TPM goes away.
 out=$("$AEKEY" generate "$TPM_URI" --label gone) || bail "generate failed: $out"

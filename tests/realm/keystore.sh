@@ -2,11 +2,13 @@
 # The checks every token must pass (SoftHSM and TPM run the same list).
 # Needs AEKEY (the ae-key binary) and a realm.
 #
-# keystore_checks LOCATION NAME BITS TOOL
+# keystore_checks LOCATION NAME BITS TOOL [MIN-PARALLEL-SIGNATURES]
 #   TOOL is a shell function running pkcs11-tool logged in to that token.
+#   MIN-PARALLEL-SIGNATURES: how many signatures the main thread must make
+#   while a worker generates (default 10; a TPM runs one command at a time).
 
 keystore_checks() {
-    local loc=$1 name=$2 bits=$3 tool=$4
+    local loc=$1 name=$2 bits=$3 tool=$4 minpar=${5:-10}
     local out ref ref2 uri md
 
     out=$("$AEKEY" generate "$loc" --bits "$bits" --label "$name-key") || bail "$name: generate failed: $out"
@@ -16,6 +18,7 @@ keystore_checks() {
     ok "$name: key URI is a full RFC 7512 URI" \
         bash -c "[[ '$uri' == pkcs11:*token=*id=*object=$name-key*type=private* ]]"
     ok "$name: no PIN in the URI" bash -c "[[ '$uri' != *pin* ]]"
+    ok "$name: no NUL bytes (%00) in the URI" bash -c "[[ '$uri' != *%00* ]]"
 
     ok "$name: CSR signed in the token" "$AEKEY" sign-csr "$loc" "$ref" client.autoenroll.test "$REALM/$name-req.pem"
     ok "$name: openssl req -verify accepts the CSR" openssl req -in "$REALM/$name-req.pem" -verify -noout
@@ -90,5 +93,8 @@ keystore_checks() {
         openssl cms -encrypt -binary -aes256 -in '$REALM/$name-data' -outform DER -out '$REALM/$name-env2.der' '$REALM/$name-cert2.pem' &&
         '$AEKEY' decrypt '$loc' $ref2 '$REALM/$name-env2.der' '$REALM/$name-dec2' && cmp '$REALM/$name-dec2' '$REALM/$name-data'"
     ok_fails "$name: the deleted key cannot be loaded" "$AEKEY" sign-csr "$loc" "$ref" x "$REALM/x.pem"
+    ok "$name: a worker thread generates while the main thread signs (same keystore, and its own)" \
+        "$AEKEY" concurrent "$loc" "$ref2" "$minpar"
     ok "$name: clean up" "$AEKEY" delete "$loc" "$ref2"
+    ok "$name: the token is empty again" bash -c "! ($(declare -f "$tool"); $tool --list-objects 2>/dev/null) | grep -q 'Object;'"
 }
