@@ -64,7 +64,8 @@ static void print_request(json_object *r) {
         printf("  %-13s %s\n", "serial", jstr(r, "serial"));
     print_time("not before", jint(r, "not_before"));
     print_time("not after", jint(r, "not_after"));
-    print_time("next action", jint(r, "next_action"));
+    print_time(streq(jstr(r, "state") ? jstr(r, "state") : "", "MONITORING") ? "renewal due" : "next action",
+               jint(r, "due"));
     if (json_object_object_get_ex(r, "last_error", &err))
         printf("  %-13s [%s] %s\n", "last error", jstr(err, "category"), jstr(err, "message"));
 }

@@ -10,6 +10,7 @@
 #include "daemon/enroll.h"
 #include "daemon/log.h"
 #include "daemon/manager.h"
+#include "daemon/schedule.h"
 #include "daemon/util.h"
 
 struct Waiter {
@@ -44,9 +45,22 @@ static bool may_see(const Request *r, uid_t peer) {
     return peer == 0 || (r->kind == KIND_USER && r->uid == peer);
 }
 
-static void reply_request(IpcConn *c, const Request *r) {
+/* The public view plus what only the manager knows: when the next action is due. */
+static int public_view(Manager *m, const Request *r, json_object **ret) {
+    json_object *pub = NULL;
+    int k = request_to_public_json(r, &pub);
+    if (k < 0)
+        return k;
+    const Profile *p = r->profile ? config_find_profile(m->config, r->profile) : NULL;
+    uint64_t due = schedule_next_due(r, m->config, p);
+    json_object_object_add(pub, "due", json_object_new_int64(due == UINT64_MAX ? 0 : (int64_t)(due / USEC_PER_SEC)));
+    *ret = pub;
+    return 0;
+}
+
+static void reply_request(Manager *m, IpcConn *c, const Request *r) {
     json_object *o = ipc_ok_reply(), *pub = NULL;
-    if (request_to_public_json(r, &pub) == 0)
+    if (public_view(m, r, &pub) == 0)
         json_object_object_add(o, "request", pub);
     ipc_conn_reply(c, o);
     json_object_put(o);
@@ -83,7 +97,7 @@ void manager_wake_waiters(Manager *m, Request *r) {
         }
         *pw = w->next;
         ipc_conn_set_userdata(w->conn, NULL);
-        reply_request(w->conn, r);
+        reply_request(m, w->conn, r);
         free(w->id);
         free(w);
     }
@@ -105,7 +119,7 @@ static void handle_list(Manager *m, IpcConn *c, uid_t peer) {
     json_object *o = ipc_ok_reply(), *arr = json_object_new_array();
     for (size_t i = 0; i < m->n_requests; i++) {
         json_object *pub = NULL;
-        if (may_see(m->requests[i], peer) && request_to_public_json(m->requests[i], &pub) == 0)
+        if (may_see(m->requests[i], peer) && public_view(m, m->requests[i], &pub) == 0)
             json_object_array_add(arr, pub);
     }
     json_object_object_add(o, "requests", arr);
@@ -202,7 +216,7 @@ static void handle_request(Manager *m, IpcConn *c, json_object *msg, uid_t peer,
     if (get_bool(msg, "wait") && !wait_is_over(r))
         add_waiter(m, c, r->id);
     else
-        reply_request(c, r);
+        reply_request(m, c, r);
 }
 
 /* pam_autoenroll at open_session: the user's requests for every auto user profile. */
@@ -244,7 +258,7 @@ static void handle_login(Manager *m, IpcConn *c, json_object *msg, uid_t peer, i
     if (get_bool(msg, "wait") && !wait_is_over(first))
         add_waiter(m, c, first->id);
     else
-        reply_request(c, first);
+        reply_request(m, c, first);
 }
 
 void manager_ipc_handle(IpcConn *c, json_object *msg, uid_t peer, pid_t peer_pid, int passed_fd,
@@ -265,7 +279,7 @@ void manager_ipc_handle(IpcConn *c, json_object *msg, uid_t peer, pid_t peer_pid
         handle_list(m, c, peer);
     else if (streq(method, "status")) {
         if ((r = find_visible(m, c, msg, peer)))
-            reply_request(c, r);
+            reply_request(m, c, r);
     } else if (streq(method, "request"))
         handle_request(m, c, msg, peer, &fd);
     else if (streq(method, "login"))
@@ -281,7 +295,7 @@ void manager_ipc_handle(IpcConn *c, json_object *msg, uid_t peer, pid_t peer_pid
                 if (get_bool(msg, "wait"))
                     add_waiter(m, c, r->id);
                 else
-                    reply_request(c, r);
+                    reply_request(m, c, r);
             }
         }
     } else if (streq(method, "stop-tracking")) {
