@@ -47,3 +47,9 @@ tests_tools_ae_ndes_LDADD = daemon/libautoenroll.la $(SYSTEMD_LIBS)
 TESTS += tests/integration/11-challenge-machine.sh
 TESTS += tests/integration/12-challenge-user.sh
 TESTS += tests/integration/13-negotiate-scep.sh tests/integration/14-diagnose.sh
+
+check_PROGRAMS += tests/unit/test-ndes
+tests_unit_test_ndes_SOURCES = tests/unit/test-ndes.c tests/unit/tap.h
+tests_unit_test_ndes_CFLAGS = $(AE_TEST_CFLAGS) $(CURL_CFLAGS)
+tests_unit_test_ndes_LDADD = daemon/libautoenroll.la $(SYSTEMD_LIBS)
+TESTS += tests/unit/test-ndes

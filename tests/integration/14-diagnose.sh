@@ -63,7 +63,9 @@ ok "result: BROKEN" grep -qx "result: BROKEN" "$REALM/stale.txt"
 run_diag --admin-url "http://$CLIENT_HOST:$NDES_PORT/certsrv/mscep_admin/" --keytab "$REALM/host.keytab" >"$REALM/spn.txt" 2>&1
 ok "no SPN for the host: service-ticket FAIL names setspn" sh -c "grep '^\[FAIL\] service-ticket' '$REALM/spn.txt' | grep -q setspn"
 
-run_diag --admin-url "http://nosuchhost.$REALM_DOMAIN:$NDES_PORT/certsrv/mscep_admin/" --keytab "$REALM/host.keytab" >"$REALM/dns.txt" 2>&1
+# A name nss_wrapper does not know falls through to libc's NSS (no DEEPBIND
+# dlopen: it aborts under ASan).
+NSS_WRAPPER_DISABLE_DEEPBIND=1 run_diag --admin-url "http://nosuchhost.$REALM_DOMAIN:$NDES_PORT/certsrv/mscep_admin/" --keytab "$REALM/host.keytab" >"$REALM/dns.txt" 2>&1
 ok "unresolvable NDES host: resolve FAIL" step "$REALM/dns.txt" resolve FAIL
 
 cacert_stop
