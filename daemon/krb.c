@@ -176,6 +176,15 @@ static int creds_find_tgt(KrbCreds *c, krb5_principal client, const char *catego
     return 0;
 }
 
+/* The file behind a keytab name ("FILE:/x", "WRFILE:/x" or "/x"). */
+static const char *keytab_file(const char *keytab) {
+    if (strncmp(keytab, "FILE:", 5) == 0)
+        return keytab + 5;
+    if (strncmp(keytab, "WRFILE:", 7) == 0)
+        return keytab + 7;
+    return keytab;
+}
+
 int krb_keytab_machine_principal(const char *keytab, char **ret_principal, int *ret_kvno, AeError *err) {
     krb5_context ctx = NULL;
     krb5_keytab kt = NULL;
@@ -189,7 +198,7 @@ int krb_keytab_machine_principal(const char *keytab, char **ret_principal, int *
     if (!keytab)
         keytab = KRB_DEFAULT_KEYTAB;
     snprintf(what, sizeof what, "keytab %s", keytab);
-    if (access(keytab, R_OK) < 0)
+    if (access(keytab_file(keytab), R_OK) < 0)
         return ae_error_set(err, -errno, AE_ERR_KERBEROS, "keytab %s: %s", keytab, strerror(errno));
     if (krb5_init_context(&ctx))
         return ae_error_set(err, -EIO, AE_ERR_KERBEROS, "cannot initialise Kerberos");
@@ -200,12 +209,20 @@ int krb_keytab_machine_principal(const char *keytab, char **ret_principal, int *
         r = map_krb5(ctx, k, AE_ERR_KERBEROS, err, what);
         goto out;
     }
-    while (!found && krb5_kt_next_entry(ctx, kt, &e, &cur) == 0) {
+    while (krb5_kt_next_entry(ctx, kt, &e, &cur) == 0) {
+        /* The first NAME$ principal; its newest key version. */
+        char *name = NULL;
         if (e.principal->length == 1 && e.principal->data[0].length > 1 &&
-            e.principal->data[0].data[e.principal->data[0].length - 1] == '$') {
-            if (krb5_unparse_name(ctx, e.principal, &found))
-                found = NULL;
-            kvno = (int)e.vno;
+            e.principal->data[0].data[e.principal->data[0].length - 1] == '$' &&
+            krb5_unparse_name(ctx, e.principal, &name) == 0) {
+            if (!found) {
+                found = name;
+                name = NULL;
+                kvno = (int)e.vno;
+            } else if (streq(found, name) && (int)e.vno > kvno)
+                kvno = (int)e.vno;
+            if (name)
+                krb5_free_unparsed_name(ctx, name);
         }
         krb5_free_keytab_entry_contents(ctx, &e);
     }
@@ -249,7 +266,7 @@ int krb_creds_from_keytab(const char *keytab, const char *principal, KrbCreds **
     memset(&cr, 0, sizeof cr);
     if (!keytab)
         keytab = KRB_DEFAULT_KEYTAB;
-    if (access(keytab, R_OK) < 0) {
+    if (access(keytab_file(keytab), R_OK) < 0) {
         int e = errno;
         return ae_error_set(err, -e, AE_ERR_KERBEROS, "keytab %s: %s", keytab,
                             e == ENOENT ? "missing (is the host joined to the domain?)" : strerror(e));

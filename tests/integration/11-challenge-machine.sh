@@ -29,6 +29,7 @@ use_all() { rm -f "$NDES_DIR"/challenges/*; }
 out=$(ae challenge --admin-url "$NDES_ADMIN_URL" --keytab "$KT" 2>&1)
 ok "machine fetch with the default CLIENT\$ principal" test "$out" = "challenge: 16 chars"
 ok "explicit principal" ae challenge --admin-url "$NDES_ADMIN_URL" --keytab "$KT" --principal "CLIENT\$@$REALM_NAME"
+ok "keytab given as FILE:path" ae challenge --admin-url "$NDES_ADMIN_URL" --keytab "FILE:$KT"
 c=$(fetch_revealed)
 ok "challenge is the one NDES issued (recorded for SCEP)" test -n "$c" -a -e "$NDES_DIR/challenges/$c"
 ok "challenge never printed without --reveal" sh -c "! grep -rq '$c' '$NDES_DIR/error.log' '$REALM/apache2.log'"
