@@ -327,6 +327,10 @@ int keystore_delete_key(Keystore *ks, const char *ref, AeError *err) {
     return p11token_delete_id(ks->tok, id, id_len, err);
 }
 
+int keystore_openssl_error(AeError *err, const char *what) {
+    return p11prov_openssl_error(err, what);
+}
+
 EVP_PKEY *key_get_pkey(Key *k) { return k->pkey; }
 const char *key_ref(const Key *k) { return k->ref; }
 const char *key_label(const Key *k) { return k->label; }

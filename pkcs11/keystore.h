@@ -100,6 +100,14 @@ int keystore_delete_key(Keystore *ks, const char *ref, AeError *err);
 int keystore_list(Keystore *ks, AeError *err, KeystoreEntry **ret, size_t *ret_n);
 void keystore_entries_free(KeystoreEntry *e, size_t n);
 
+/* After an OpenSSL call with a key failed (X509_REQ_sign, PKCS7_dataFinal,
+ * CMS_decrypt, EVP_PKEY_decrypt...): fill err with the token's own reason
+ * when the token failed ("PKCS#11 C_Sign on token 'x': token removed", with
+ * -ENODEV, -EACCES, ...), else "<what> failed" with -EIO. The plain
+ * ERR_reason_error_string() of a token failure also names the cause in a few
+ * words ("PKCS#11 token absent or removed"). Returns the -errno. */
+int keystore_openssl_error(AeError *err, const char *what);
+
 Key *key_free(Key *k);
 /* Borrowed: valid while the Key lives (EVP_PKEY_up_ref to keep it longer).
  * Token keys sign (PKCS#1 v1.5) and decrypt (PKCS#1 v1.5) through the token. */

@@ -31,7 +31,54 @@ static OSSL_FUNC_core_vset_error_fn *c_vset_error;
 static OSSL_LIB_CTX *p11_libctx;
 static pthread_once_t p11_once = PTHREAD_ONCE_INIT;
 
-__attribute__((format(printf, 1, 2))) static void prov_error(const char *fmt, ...) {
+/* Reason codes: ERR_reason_error_string() says what went wrong in a word,
+ * the error's data string (ERR_get_error_all) carries the token's message. */
+enum {
+    REASON_FAILED = 1,
+    REASON_LOGIN,
+    REASON_LOCKED,
+    REASON_ABSENT,
+    REASON_FULL,
+    REASON_UNSUPPORTED,
+    REASON_NO_KEY,
+    REASON_BAD_DATA,
+};
+
+static const OSSL_ITEM reason_strings[] = {
+    { REASON_FAILED, "PKCS#11 token operation failed" },
+    { REASON_LOGIN, "PKCS#11 token: not logged in (wrong PIN?)" },
+    { REASON_LOCKED, "PKCS#11 token: PIN locked" },
+    { REASON_ABSENT, "PKCS#11 token absent or removed" },
+    { REASON_FULL, "PKCS#11 token full" },
+    { REASON_UNSUPPORTED, "PKCS#11 token: operation not supported" },
+    { REASON_NO_KEY, "PKCS#11 token: key not found" },
+    { REASON_BAD_DATA, "PKCS#11 token: bad input data" },
+    { 0, NULL },
+};
+
+static int errno_to_reason(int err) {
+    switch (err) {
+    case -EACCES:
+        return REASON_LOGIN;
+    case -EPERM:
+        return REASON_LOCKED;
+    case -ENODEV:
+        return REASON_ABSENT;
+    case -ENOSPC:
+        return REASON_FULL;
+    case -EOPNOTSUPP:
+        return REASON_UNSUPPORTED;
+    case -ENOKEY:
+        return REASON_NO_KEY;
+    case -EBADMSG:
+    case -EINVAL:
+        return REASON_BAD_DATA;
+    default:
+        return REASON_FAILED;
+    }
+}
+
+__attribute__((format(printf, 2, 3))) static void prov_error(int err, const char *fmt, ...) {
     va_list ap;
     if (!c_new_error || !c_vset_error)
         return;
@@ -39,8 +86,43 @@ __attribute__((format(printf, 1, 2))) static void prov_error(const char *fmt, ..
     if (c_set_error_debug)
         c_set_error_debug(core_handle, __FILE__, __LINE__, __func__);
     va_start(ap, fmt);
-    c_vset_error(core_handle, ERR_R_OPERATION_FAIL, fmt, ap);
+    c_vset_error(core_handle, errno_to_reason(err), fmt, ap);
     va_end(ap);
+}
+
+static const OSSL_ITEM *prov_reason_strings(void *provctx) { return reason_strings; }
+
+int p11prov_openssl_error(AeError *err, const char *what) {
+    unsigned long e;
+    const char *data = NULL, *reason;
+    int flags = 0;
+
+    /* Our error first (it says why), else the first in the queue. */
+    for (int i = 0;; i++) {
+        e = ERR_peek_error_data(&data, &flags);
+        if (!e)
+            break;
+        reason = ERR_reason_error_string(e);
+        if (reason && strncmp(reason, "PKCS#11 token", 13) == 0) {
+            int code = -EIO;
+            switch (ERR_GET_REASON(e)) {
+            case REASON_LOGIN: code = -EACCES; break;
+            case REASON_LOCKED: code = -EPERM; break;
+            case REASON_ABSENT: code = -ENODEV; break;
+            case REASON_FULL: code = -ENOSPC; break;
+            case REASON_UNSUPPORTED: code = -EOPNOTSUPP; break;
+            case REASON_NO_KEY: code = -ENOKEY; break;
+            case REASON_BAD_DATA: code = -EBADMSG; break;
+            }
+            ae_error_set(err, code, AE_ERR_TOKEN, "%s: %s", what,
+                         (flags & ERR_TXT_STRING) && data && *data ? data : reason);
+            ERR_clear_error();
+            return code;
+        }
+        ERR_get_error(); /* look at the next one */
+        (void)i;
+    }
+    return ae_error_set(err, -EIO, AE_ERR_TOKEN, "%s failed", what);
 }
 
 /* --- key data ------------------------------------------------------------ */
@@ -285,7 +367,7 @@ fail:
 static int sig_set_md(SigCtx *c, const char *mdname) {
     EVP_MD *md = EVP_MD_fetch(p11_libctx, mdname, NULL);
     if (!md) {
-        prov_error("unknown digest %s", mdname);
+        prov_error(-EINVAL, "unknown digest %s", mdname);
         return 0;
     }
     for (size_t i = 0; i < ELEMENTSOF(digest_info); i++)
@@ -295,7 +377,7 @@ static int sig_set_md(SigCtx *c, const char *mdname) {
             c->di = (int)i;
             return 1;
         }
-    prov_error("digest %s is not supported with token keys", mdname);
+    prov_error(-EOPNOTSUPP, "digest %s is not supported with token keys", mdname);
     EVP_MD_free(md);
     return 0;
 }
@@ -314,7 +396,7 @@ static int sig_set_ctx_params(void *vc, const OSSL_PARAM params[]) {
             if (!OSSL_PARAM_get_utf8_string_ptr(p, &s) || !streq(s, OSSL_PKEY_RSA_PAD_MODE_PKCSV15))
                 return 0;
         } else if (!OSSL_PARAM_get_int(p, &pad) || pad != RSA_PKCS1_PADDING) {
-            prov_error("token keys sign with PKCS#1 v1.5 padding only");
+            prov_error(-EOPNOTSUPP, "token keys sign with PKCS#1 v1.5 padding only");
             return 0;
         }
     }
@@ -383,7 +465,7 @@ static int sig_init(void *vc, void *provkey, const OSSL_PARAM params[]) {
     SigCtx *c = vc;
     ProvKey *k = provkey;
     if (!k || !k->tok) {
-        prov_error("not a token private key");
+        prov_error(-ENOKEY, "not a token private key");
         return 0;
     }
     c->key = k;
@@ -405,13 +487,13 @@ static int sig_sign(void *vc, unsigned char *sig, size_t *siglen, size_t sigsize
         return 1;
     }
     if (sigsize < outlen) {
-        prov_error("signature buffer too small");
+        prov_error(-EINVAL, "signature buffer too small");
         return 0;
     }
     if (c->di >= 0) {
         size_t pl = digest_info[c->di].len;
         if (tbslen != (size_t)EVP_MD_get_size(c->md)) {
-            prov_error("input is not a %s digest", EVP_MD_get0_name(c->md));
+            prov_error(-EINVAL, "input is not a %s digest", EVP_MD_get0_name(c->md));
             return 0;
         }
         memcpy(buf, digest_info[c->di].prefix, pl);
@@ -421,7 +503,7 @@ static int sig_sign(void *vc, unsigned char *sig, size_t *siglen, size_t sigsize
     }
     r = p11token_sign(c->key->tok, c->key->handle, CKM_RSA_PKCS, in, inlen, sig, &outlen, &err);
     if (r < 0) {
-        prov_error("%s", err.message);
+        prov_error(r, "%s", err.message);
         return 0;
     }
     *siglen = outlen;
@@ -499,7 +581,7 @@ static int ac_set_ctx_params(void *vc, const OSSL_PARAM params[]) {
             return OSSL_PARAM_get_utf8_string_ptr(p, &s) &&
                    streq(s, OSSL_PKEY_RSA_PAD_MODE_PKCSV15);
         if (!OSSL_PARAM_get_int(p, &pad) || pad != RSA_PKCS1_PADDING) {
-            prov_error("token keys decrypt with PKCS#1 v1.5 padding only");
+            prov_error(-EOPNOTSUPP, "token keys decrypt with PKCS#1 v1.5 padding only");
             return 0;
         }
     }
@@ -527,7 +609,7 @@ static int ac_decrypt_init(void *vc, void *provkey, const OSSL_PARAM params[]) {
     CipherCtx *c = vc;
     ProvKey *k = provkey;
     if (!k || !k->tok) {
-        prov_error("not a token private key");
+        prov_error(-ENOKEY, "not a token private key");
         return 0;
     }
     c->key = k;
@@ -546,19 +628,19 @@ static int ac_decrypt(void *vc, unsigned char *out, size_t *outlen, size_t outsi
         return 1;
     }
     if (n > sizeof buf || inlen != n) {
-        prov_error("ciphertext length %zu does not match the key (%zu bytes)", inlen, n);
+        prov_error(-EBADMSG, "ciphertext length %zu does not match the key (%zu bytes)", inlen, n);
         return 0;
     }
     /* Decrypt into our own buffer: the caller's may be smaller than the
      * token wants even though the plaintext fits. */
-    if (p11token_decrypt(c->key->tok, c->key->handle, CKM_RSA_PKCS, in, inlen, buf, &got, &err) <
-        0) {
-        prov_error("%s", err.message);
+    int r = p11token_decrypt(c->key->tok, c->key->handle, CKM_RSA_PKCS, in, inlen, buf, &got, &err);
+    if (r < 0) {
+        prov_error(r, "%s", err.message);
         return 0;
     }
     if (got > outsize) {
         OPENSSL_cleanse(buf, sizeof buf);
-        prov_error("plaintext buffer too small");
+        prov_error(-EINVAL, "plaintext buffer too small");
         return 0;
     }
     memcpy(out, buf, got);
@@ -622,6 +704,7 @@ static int prov_get_params(void *provctx, OSSL_PARAM params[]) {
 static const OSSL_DISPATCH provider_fns[] = {
     { OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))prov_query },
     { OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))prov_get_params },
+    { OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, (void (*)(void))prov_reason_strings },
     { 0, NULL },
 };
 

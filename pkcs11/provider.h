@@ -26,3 +26,9 @@
  * with modulus n and exponent e (big-endian). Returns 0 or -errno. */
 int p11prov_pkey_new(P11Token *t, CK_OBJECT_HANDLE priv, const uint8_t *n, size_t n_len,
                      const uint8_t *e, size_t e_len, AeError *err, EVP_PKEY **ret);
+
+/* After an OpenSSL call with a token key failed: fill err from the token's
+ * error in OpenSSL's error queue (the PKCS#11 message and a -errno such as
+ * -ENODEV for a removed token), or a generic "<what> failed". Clears the
+ * queue when it finds the token's error. Returns the -errno. */
+int p11prov_openssl_error(AeError *err, const char *what);

@@ -28,10 +28,22 @@ ok "RSA-4096 is refused" test $rc -ne 0
 ok "with a clear message" bash -c "grep -q 'cannot make RSA-4096' <<<'$out' && grep -q 'Operation not supported' <<<'$out'"
 ok "and nothing is left on the token" test "$(tpmt --list-objects 2>/dev/null | grep -c 'Object;')" = "$before"
 
-# The TPM goes away.
+# The TPM goes away under an open key store.
 out=$("$AEKEY" generate "$TPM_URI" --label gone) || bail "generate failed: $out"
 r=${out%% *}
+mkfifo "$REALM/go"
+"$AEKEY" sign-wait "$TPM_URI" "$r" gone "$REALM/gone-live.pem" <"$REALM/go" >"$REALM/live.out" 2>"$REALM/live.err" &
+live=$!
+exec 7>"$REALM/go"
+wait_for 20 grep -q ready "$REALM/live.out" || bail "sign-wait did not open the key: $(cat "$REALM/live.err")"
 tpm_stop_swtpm
+echo go >&7
+exec 7>&-
+wait $live
+ok "TPM removed under an open session: signing fails" test $? -ne 0
+diag "$(grep ae-key "$REALM/live.err")"
+ok "with a token error naming the operation, not a crash" grep -q "ae-key: token: X509_REQ_sign: PKCS#11 C_Sign on token 'autoenroll'" "$REALM/live.err"
+ok "no CSR was written" test ! -s "$REALM/gone-live.pem"
 out=$("$AEKEY" sign-csr "$TPM_URI" "$r" gone "$REALM/gone.pem" 2>&1)
 ok "with the TPM gone, using the token fails" test $? -ne 0
 diag "$out"

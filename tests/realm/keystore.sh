@@ -18,7 +18,7 @@ keystore_checks() {
     ok "$name: key URI is a full RFC 7512 URI" \
         bash -c "[[ '$uri' == pkcs11:*token=*id=*object=$name-key*type=private* ]]"
     ok "$name: no PIN in the URI" bash -c "[[ '$uri' != *pin* ]]"
-    ok "$name: no NUL bytes (%00) in the URI" bash -c "[[ '$uri' != *%00* ]]"
+    ok "$name: no NUL padding (%00) in the token part of the URI" bash -c "[[ '${uri%%;id=*}' != *%00* ]]"
 
     ok "$name: CSR signed in the token" "$AEKEY" sign-csr "$loc" "$ref" client.autoenroll.test "$REALM/$name-req.pem"
     ok "$name: openssl req -verify accepts the CSR" openssl req -in "$REALM/$name-req.pem" -verify -noout

@@ -15,6 +15,7 @@
  *   ae-key delete    LOCATION REF
  *   ae-key probe-secret LOCATION REF                (token: try to read the private key)
  *   ae-key bench-sign LOCATION REF N                (N signatures, prints ms per signature)
+ *   ae-key sign-wait LOCATION REF CN OUT.pem        (open, print "ready", wait for a line on stdin, sign a CSR)
  *   ae-key concurrent LOCATION REF [MIN]            (generate on a thread while signing)
  *
  * Output on stdout; errors as "ae-key: <category>: <message>" on stderr and
@@ -42,14 +43,10 @@ static int fail_err(const AeError *e) {
 }
 
 static int fail_ossl(const char *what) {
-    unsigned long e;
-    fprintf(stderr, "ae-key: %s failed\n", what);
-    while ((e = ERR_get_error())) {
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof buf);
-        fprintf(stderr, "ae-key:   %s\n", buf);
-    }
-    return 1;
+    AeError e = { 0 };
+    keystore_openssl_error(&e, what);
+    ERR_print_errors_fp(stderr);
+    return fail_err(&e);
 }
 
 static int usage(void) {
@@ -528,6 +525,14 @@ int main(int argc, char **argv) {
         return cmd_pubkey(k, argv[0]);
     if (streq(cmd, "sign-csr") && (argc == 2 || argc == 3))
         return cmd_sign_csr(k, argv[0], argv[1], argc == 3 ? argv[2] : NULL);
+    if (streq(cmd, "sign-wait") && argc == 2) {
+        char line[16];
+        printf("ready\n");
+        fflush(stdout);
+        if (!fgets(line, sizeof line, stdin))
+            return 1;
+        return cmd_sign_csr(k, argv[0], argv[1], NULL);
+    }
     if (streq(cmd, "self-sign") && argc == 2)
         return cmd_self_sign(k, argv[0], argv[1]);
     if (streq(cmd, "sign-data") && argc == 3)
