@@ -205,6 +205,8 @@ static void usage(FILE *f) {
             "  renew ID                renew now\n"
             "  stop-tracking ID        forget a request (files and key stay)\n"
             "  diagnose [CA]           walk the chain to NDES step by step\n"
+            "  consumer-config ID --for networkmanager|wpa_supplicant|openvpn|strongswan\n"
+            "                          configuration fragment for an 802.1X/VPN client\n"
             "\n"
             "Options:\n"
             "  --json                  machine-readable output\n"
@@ -293,6 +295,8 @@ int main(int argc, char **argv) {
         return cmd_with_id("stop-tracking", argc, argv, false);
     if (streq(cmd, "request"))
         return cmd_request(argc, argv, wait);
+    if (streq(cmd, "consumer-config"))
+        return cli_consumer_config(socket_path, timeout_sec * 1000, argc, argv, json_output);
     if (streq(cmd, "diagnose"))
         return cli_diagnose(config_path, argc > 1 ? argv[1] : NULL, json_output);
     fprintf(stderr, "autoenroll: unknown command '%s'\n", cmd);
