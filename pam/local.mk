@@ -1,1 +1,38 @@
-# pam/ builds nothing yet.
+# pam/: pam_autoenroll.so, the session module that hands a login's tickets
+# to autoenrolld. It links only the client side it needs (IPC client and the
+# ccache export), compiled again here as PIC objects: not libautoenroll.la,
+# which would drag curl and libsystemd into every login process.
+pammod_LTLIBRARIES += pam/pam_autoenroll.la
+pam_pam_autoenroll_la_SOURCES = \
+	pam/pam_autoenroll.c \
+	pam/options.c pam/options.h \
+	pam/login.c pam/login.h \
+	daemon/ipc-client.c daemon/ipc-client.h \
+	daemon/krb.c daemon/krb.h \
+	daemon/fileio.c daemon/fileio.h \
+	daemon/util.h daemon/error.h
+pam_pam_autoenroll_la_CFLAGS = $(AM_CFLAGS) \
+	$(OPENSSL_CFLAGS) $(KRB5_CFLAGS) $(JSONC_CFLAGS)
+pam_pam_autoenroll_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -no-undefined \
+	-Wl,--version-script=$(srcdir)/pam/pam_autoenroll.map
+pam_pam_autoenroll_la_LIBADD = $(OPENSSL_LIBS) $(KRB5_LIBS) $(JSONC_LIBS) $(PAM_LIBS)
+EXTRA_pam_pam_autoenroll_la_DEPENDENCIES = pam/pam_autoenroll.map
+EXTRA_DIST += pam/pam_autoenroll.map pam/examples
+
+# Debian's pam-auth-update profile, installed as $(pamconfigsdir)/autoenroll.
+pamconfigs_DATA = pam/autoenroll
+EXTRA_DIST += pam/autoenroll.pam-config
+CLEANFILES += pam/autoenroll
+pam/autoenroll: pam/autoenroll.pam-config
+	$(AM_V_GEN)$(MKDIR_P) pam && cp $(srcdir)/pam/autoenroll.pam-config $@
+
+dist_man_MANS += man/pam_autoenroll.8
+
+check_PROGRAMS += pam/test-options
+pam_test_options_SOURCES = pam/test-options.c pam/options.c pam/options.h tests/unit/tap.h
+pam_test_options_CFLAGS = $(AM_CFLAGS)
+TESTS += pam/test-options
+
+TESTS += \
+	tests/integration/60-pam-login.sh \
+	tests/integration/61-pam-faults.sh
