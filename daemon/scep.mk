@@ -41,4 +41,5 @@ tests_tools_ae_scep_LDADD = daemon/libautoenroll.la $(OPENSSL_LIBS) $(CURL_LIBS)
 
 EXTRA_DIST += tests/ndes-emulator fuzz
 TESTS += tests/integration/20-scep-scepserver.sh tests/integration/21-scep-onetime.sh \
-	tests/integration/22-scep-ndes-emulator.sh tests/integration/29-fuzz-short.sh
+	tests/integration/22-scep-ndes-emulator.sh tests/integration/23-scep-apache.sh \
+	tests/integration/29-fuzz-short.sh
