@@ -129,6 +129,7 @@ static CaConfig *ca_get(Config *c, const char *name) {
         .max_concurrent = 4,
         .poll_interval_usec = 10ULL * 60 * 1000000,
         .timeout_usec = 60ULL * 1000000,
+        .cooldown_usec = 5ULL * 60 * 1000000,
     };
     ca->name = strdup(name);
     if (!ca->name)
@@ -216,6 +217,19 @@ static int handle_ca(Parser *p, CaConfig *ca, const char *key, const char *value
     else if (streq(key, "max_concurrent")) {
         if (parse_uint(value, 1, 1000, &ca->max_concurrent) < 0)
             return parser_error(p, "max_concurrent must be 1..1000");
+    } else if (streq(key, "max_per_minute")) {
+        if (parse_uint(value, 0, 100000, &ca->max_per_minute) < 0)
+            return parser_error(p, "max_per_minute must be 0..100000");
+    } else if (streq(key, "server_cooldown")) {
+        if (config_parse_duration(value, &ca->cooldown_usec) < 0)
+            return parser_error(p, "server_cooldown: bad duration '%s'", value);
+    } else if (streq(key, "server_order")) {
+        if (streq(value, "configured"))
+            ca->random_order = false;
+        else if (streq(value, "random"))
+            ca->random_order = true;
+        else
+            return parser_error(p, "server_order must be configured or random");
     } else if (streq(key, "poll_interval")) {
         if (config_parse_duration(value, &ca->poll_interval_usec) < 0)
             return parser_error(p, "poll_interval: bad duration '%s'", value);
@@ -294,7 +308,7 @@ static int handle_daemon(Parser *p, Config *c, const char *key, const char *valu
     } durations[] = {
         {"check_interval", &c->check_interval_usec}, {"splay", &c->splay_usec},
         {"renew_before", &c->renew_before_usec},     {"backoff_min", &c->backoff_min_usec},
-        {"backoff_max", &c->backoff_max_usec},
+        {"backoff_max", &c->backoff_max_usec},       {"alert_before", &c->alert_before_usec},
     };
     for (size_t i = 0; i < ELEMENTSOF(durations); i++)
         if (streq(key, durations[i].name)) {
@@ -366,6 +380,7 @@ static int config_new(Config **ret) {
     c->backoff_min_usec = 60ULL * 1000000;
     c->backoff_max_usec = 4ULL * 3600 * 1000000;
     c->max_concurrent = 16;
+    c->alert_before_usec = 7ULL * 86400 * 1000000;
     *ret = c;
     return 0;
 }

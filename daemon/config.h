@@ -40,8 +40,11 @@ typedef struct CaConfig {
     bool allow_des;        /* read single-DES replies (legacy provider, private context) */
     char *tls_ca_file;
     unsigned max_concurrent;
+    unsigned max_per_minute; /* submissions started per minute (0: no cap) */
     uint64_t poll_interval_usec;
     uint64_t timeout_usec;
+    uint64_t cooldown_usec;  /* a failed server is skipped this long */
+    bool random_order;       /* spread hosts over the servers (stable per host) */
 } CaConfig;
 
 typedef struct Profile {
@@ -81,6 +84,7 @@ typedef struct Config {
     unsigned renew_percent;  /* renew when less than this share of the lifetime is left */
     uint64_t backoff_min_usec;
     uint64_t backoff_max_usec;
+    uint64_t alert_before_usec; /* critical alerts this close to expiry */
     unsigned max_concurrent; /* daemon-wide cap on submissions in flight */
     CaConfig cas[CONFIG_MAX_CAS];
     unsigned n_cas;

@@ -20,12 +20,30 @@ typedef struct UserCreds {
 
 typedef struct Job Job;
 
+/* Submissions started for a CA in the last minute (max_per_minute). */
+#define RATE_SLOTS 1024
+typedef struct CaRate {
+    struct CaRate *next;
+    char *ca;
+    uint64_t started[RATE_SLOTS]; /* ring of start times, CLOCK_REALTIME usec */
+    unsigned head, count;
+} CaRate;
+
+/* An NDES server that failed is skipped until down_until (CLOCK_REALTIME usec). */
+typedef struct ServerHealth {
+    struct ServerHealth *next;
+    char *url;
+    uint64_t down_until;
+} ServerHealth;
+
 struct Enroller {
     Manager *m;
     Http *http;
     Job *jobs;
     unsigned submitting;     /* network steps in flight, daemon-wide */
     UserCreds *users;
+    ServerHealth *servers;
+    CaRate *rates;
     KrbCreds *machine_creds; /* from the keytab, renewed before expiry */
     char *machine_creds_key; /* keytab + principal they came from */
 };
@@ -44,7 +62,9 @@ struct Job {
 
     /* The SCEP round trip (enroll-submit.c). */
     const CaConfig *ca;
-    unsigned server;
+    unsigned server;       /* index into ca->servers */
+    unsigned order[CONFIG_MAX_SERVERS]; /* the order to try them in */
+    unsigned n_order, tried;
     unsigned caps;
     ScepCA *scep_ca;
     char *challenge;       /* secret: wiped on free */

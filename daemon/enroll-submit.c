@@ -487,7 +487,7 @@ static void cacert_done(int k, HttpResponse *resp, const AeError *herr, void *us
     }
     if (scep_http_check(SCEP_OP_GET_CA_CERT, resp->status, resp->content_type, resp->body,
                         resp->body_len, &err) < 0) {
-        if (!(resp->status >= 500 && try_next_server(j, &err)))
+        if (!try_next_server(j, &err))
             fail(j, &err);
         return;
     }
@@ -566,17 +566,74 @@ static void get_caps(Job *j) {
         fail_errno(j, k, AE_ERR_NETWORK, "cannot reach NDES");
 }
 
+/* --- which NDES server ----------------------------------------------- */
+
+static ServerHealth *server_health(Enroller *e, const char *url, bool create) {
+    for (ServerHealth *h = e->servers; h; h = h->next)
+        if (streq(h->url, url))
+            return h;
+    if (!create)
+        return NULL;
+    ServerHealth *h = calloc(1, sizeof *h);
+    if (!h || !(h->url = strdup(url))) {
+        free(h);
+        return NULL;
+    }
+    h->next = e->servers;
+    e->servers = h;
+    return h;
+}
+
+static bool server_cooling(Enroller *e, const NdesServer *srv, uint64_t now) {
+    ServerHealth *h = server_health(e, srv->scep_url, false);
+    ServerHealth *a = server_health(e, srv->admin_url, false);
+    return (h && h->down_until > now) || (a && a->down_until > now);
+}
+
+/* The order this host tries the CA's servers in: as configured, or rotated
+ * by a hash of the host name so a fleet spreads over them (stable per host). */
+static void plan_servers(Job *j) {
+    const CaConfig *ca = j->ca;
+    unsigned start = 0;
+    if (ca->random_order && ca->n_servers > 1) {
+        unsigned h = 5381;
+        for (const char *p = j->e->m->fqdn; *p; p++)
+            h = h * 33 + (unsigned char)*p;
+        start = h % ca->n_servers;
+    }
+    uint64_t now = now_realtime_usec();
+    unsigned n = 0;
+    /* Servers in cool-down go last: tried only when no other is left. */
+    for (int pass = 0; pass < 2; pass++)
+        for (unsigned i = 0; i < ca->n_servers; i++) {
+            unsigned idx = (start + i) % ca->n_servers;
+            if (server_cooling(j->e, &ca->servers[idx], now) == (pass == 1))
+                j->order[n++] = idx;
+        }
+    j->n_order = n;
+    j->tried = 0;
+    j->server = j->order[0];
+}
+
 static bool try_next_server(Job *j, const AeError *err) {
+    uint64_t now = now_realtime_usec();
+    ServerHealth *h = server_health(j->e, server_of(j)->scep_url, true);
+    if (h)
+        h->down_until = now + j->ca->cooldown_usec;
     /* A PENDING transaction lives on the server that accepted it. */
-    if (j->submit->poll || j->server + 1 >= j->ca->n_servers)
+    if (j->submit->poll || j->tried + 1 >= j->n_order)
         return false;
+    unsigned next = j->order[j->tried + 1];
     log_req(LOG_WARNING, j->r, NULL, "NDES server %s failed (%s): trying %s",
-            server_of(j)->scep_url, err->message, j->ca->servers[j->server + 1].scep_url);
-    j->server++;
+            server_of(j)->scep_url, err->message, j->ca->servers[next].scep_url);
+    j->tried++;
+    j->server = next;
     secret_free(j->challenge);
     j->challenge = NULL;
     free(j->negotiate);
     j->negotiate = NULL;
+    scep_ca_free(j->scep_ca);
+    j->scep_ca = NULL;
     after_creds(j); /* credentials stay; the Negotiate token is per host */
     return true;
 }
@@ -820,6 +877,8 @@ int submit_start(Job *j) {
         } else
             s->poll = true;
     }
+    if (!s->poll)
+        plan_servers(j);
     r->state = s->poll ? STATE_PENDING : STATE_SUBMITTING;
     get_creds(j);
     return 0;

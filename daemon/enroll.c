@@ -65,6 +65,18 @@ void enroller_free(Enroller *e) {
         krb_creds_free(u->creds);
         free(u);
     }
+    while (e->rates) {
+        CaRate *c = e->rates;
+        e->rates = c->next;
+        free(c->ca);
+        free(c);
+    }
+    while (e->servers) {
+        ServerHealth *h = e->servers;
+        e->servers = h->next;
+        free(h->url);
+        free(h);
+    }
     krb_creds_free(e->machine_creds);
     free(e->machine_creds_key);
     http_free(e->http);
@@ -95,13 +107,61 @@ static bool needs_network(const Request *r) {
            (r->state == STATE_CA_UNREACHABLE && r->new_key_ref);
 }
 
+static CaRate *ca_rate(const Enroller *e, const char *ca) {
+    for (CaRate *c = e->rates; c; c = c->next)
+        if (streq(c->ca, ca))
+            return c;
+    return NULL;
+}
+
+/* Starts within the last minute, dropping older ones. */
+static unsigned rate_count(CaRate *c, uint64_t now) {
+    while (c->count > 0) {
+        unsigned oldest = (c->head + RATE_SLOTS - c->count) % RATE_SLOTS;
+        if (c->started[oldest] + 60 * USEC_PER_SEC > now)
+            break;
+        c->count--;
+    }
+    return c->count;
+}
+
+static void rate_note(Enroller *e, const char *ca, uint64_t now) {
+    CaRate *c = ca_rate(e, ca);
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c || !(c->ca = strdup(ca))) {
+            free(c);
+            return;
+        }
+        c->next = e->rates;
+        e->rates = c;
+    }
+    rate_count(c, now);
+    c->started[c->head] = now;
+    c->head = (c->head + 1) % RATE_SLOTS;
+    if (c->count < RATE_SLOTS)
+        c->count++;
+}
+
+uint64_t enroller_rate_free_at(const Enroller *e, const Request *r) {
+    const CaConfig *ca = r->ca ? config_find_ca(e->m->config, r->ca) : NULL;
+    CaRate *c = ca ? ca_rate(e, r->ca) : NULL;
+    uint64_t now = now_realtime_usec();
+    if (!ca || !ca->max_per_minute || !c || rate_count(c, now) < ca->max_per_minute)
+        return 0;
+    unsigned oldest = (c->head + RATE_SLOTS - c->count) % RATE_SLOTS;
+    return c->started[oldest] + 60 * USEC_PER_SEC;
+}
+
 bool enroller_can_start(const Enroller *e, const Request *r) {
     if (!needs_network(r))
         return true;
     if (e->submitting >= e->m->config->max_concurrent)
         return false;
     const CaConfig *ca = r->ca ? config_find_ca(e->m->config, r->ca) : NULL;
-    return !ca || ca_submitting(e, r->ca) < ca->max_concurrent;
+    if (ca && ca_submitting(e, r->ca) >= ca->max_concurrent)
+        return false;
+    return enroller_rate_free_at(e, r) == 0;
 }
 
 /* Unlink and free; let the manager move on. */
@@ -172,12 +232,16 @@ void job_fail(Job *j, const AeError *err) {
             r->next_action = now + poll;
     }
     int level = next == STATE_CA_REJECTED ? LOG_ERR : LOG_WARNING;
-    /* The certificate in use, if any, stays in place: say when it lapses. */
-    if (r->not_after > 0 && (uint64_t)r->not_after * USEC_PER_SEC < now + 7ULL * 86400 * USEC_PER_SEC)
-        level = LOG_CRIT;
     log_req(level, r, MSGID_FAILED, "%s failed [%s]: %s (attempt %u; %s)",
             r->renewing ? "renewal" : "enrollment", err->category, err->message, r->attempts,
             fail_state_reason(next));
+    /* The certificate in use stays in place: say loudly when it is about to lapse. */
+    if (r->not_after > 0 && r->renewing &&
+        (uint64_t)r->not_after * USEC_PER_SEC < now + m->config->alert_before_usec)
+        log_req(LOG_CRIT, r, MSGID_EXPIRING,
+                "certificate %s expires in %lld s and its renewal keeps failing (%u attempts): %s",
+                r->serial ? r->serial : "", (long long)r->not_after - (long long)(now / USEC_PER_SEC),
+                r->attempts, err->message);
 }
 
 /* --- key generation ----------------------------------------------------- */
@@ -536,6 +600,8 @@ int enroller_start(Enroller *e, Request *r) {
         j->kind = JOB_SUBMIT;
         j->counted = true;
         e->submitting++;
+        if (r->ca)
+            rate_note(e, r->ca, now_realtime_usec());
         k = submit_start(j);
         break;
     case STATE_SAVING:

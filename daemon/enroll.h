@@ -16,6 +16,8 @@ void enroller_free(Enroller *e);
 bool enroller_busy(const Enroller *e, const Request *r);
 /* The daemon-wide and per-CA caps allow r to start a network step now. */
 bool enroller_can_start(const Enroller *e, const Request *r);
+/* When the CA's requests-per-minute cap lets r start again (0: now). */
+uint64_t enroller_rate_free_at(const Enroller *e, const Request *r);
 /* Start the step r's state calls for. Returns 0 (started, or nothing to do) or -errno. */
 int enroller_start(Enroller *e, Request *r);
 /* The request is going away: drop its work (results are discarded). */

@@ -354,9 +354,14 @@ void manager_reschedule(Manager *m) {
         if (enroller_busy(m->enroller, r))
             continue;
         uint64_t due = request_due(m, r);
-        /* Due but held back by the caps: the end of a running step re-arms us. */
-        if (due <= now && r->state != STATE_MONITORING && !enroller_can_start(m->enroller, r))
-            continue;
+        /* Due but held back by the caps: the end of a running step re-arms us,
+         * or the rate window reopening does. */
+        if (due <= now && r->state != STATE_MONITORING && !enroller_can_start(m->enroller, r)) {
+            uint64_t free_at = enroller_rate_free_at(m->enroller, r);
+            if (free_at == 0)
+                continue;
+            due = free_at;
+        }
         if (due < next)
             next = due;
     }
@@ -389,9 +394,14 @@ int manager_start(Manager *m, AeError *err) {
                             store_dir(m->store), strerror(-r));
     m->requests = list;
     m->n_requests = n;
+    uint64_t now = now_realtime_usec();
     for (size_t i = 0; i < n; i++) {
         RequestState before = list[i]->state;
         request_reset_after_restart(list[i]);
+        /* Hosts booting together do not all knock on NDES in the same second;
+         * a backoff still running is kept. */
+        if (list[i]->next_action < now)
+            list[i]->next_action = now + schedule_splay(m->config->splay_usec, random_unit());
         if (before != list[i]->state)
             log_req(LOG_NOTICE, list[i], NULL, "resuming from %s after a restart",
                     request_state_to_string(before));

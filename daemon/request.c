@@ -93,7 +93,6 @@ void request_reset_after_restart(Request *r) {
         r->state = STATE_NEED_KEY;
     else if (r->state == STATE_SUBMITTING)
         r->state = STATE_NEED_CSR;
-    r->next_action = 0;
 }
 
 void request_set_error(Request *r, const AeError *e, int64_t now) {

@@ -28,4 +28,5 @@ TESTS += \
 	tests/integration/41-daemon-user.sh \
 	tests/integration/42-daemon-softhsm-renew.sh \
 	tests/integration/43-daemon-faults.sh \
-	tests/integration/44-daemon-emulator.sh
+	tests/integration/44-daemon-emulator.sh \
+	tests/integration/45-daemon-failover.sh
