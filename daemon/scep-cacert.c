@@ -160,6 +160,7 @@ int scep_ca_parse(const uint8_t *body, size_t len, const uint8_t pin[SCEP_FINGER
     STACK_OF(X509) *all = NULL;
     ScepCA *ca = NULL;
     X509 *anchor = NULL, *enc_any = NULL, *sign_any = NULL;
+    AeError dropped = { 0 }; /* why the first RA-like leaf was refused */
     int r;
 
     if (!body || !pin || !ret)
@@ -205,8 +206,13 @@ int scep_ca_parse(const uint8_t *body, size_t len, const uint8_t pin[SCEP_FINGER
     ca->anchor = anchor;
     for (int i = 0; i < sk_X509_num(all); i++) {
         X509 *x = sk_X509_value(all, i);
-        if (x == anchor || verify_chain(anchor, all, x, NULL) < 0)
+        if (x == anchor)
+            continue;
+        if (verify_chain(anchor, all, x, dropped.code ? NULL : &dropped) < 0) {
+            if (X509_check_ca(x))
+                ae_error_clear(&dropped); /* only leaves (RA certificates) matter */
             continue; /* only what chains to the pin is accepted */
+        }
         if (!X509_up_ref(x) || !sk_X509_push(ca->certs, x)) {
             r = -ENOMEM;
             goto out;
@@ -241,6 +247,12 @@ int scep_ca_parse(const uint8_t *body, size_t len, const uint8_t pin[SCEP_FINGER
         ca->encrypt = enc_any;
     if (!ca->signer)
         ca->signer = sign_any;
+    if (!ca->encrypt && !ca->signer && dropped.code) {
+        /* RA certificates were sent but none is usable: encrypting to the
+         * CA instead would only fail later, obscurely. */
+        r = ae_error_set(err, -EPERM, AE_ERR_PROTOCOL, "GetCACert: RA %s", dropped.message);
+        goto out;
+    }
     if (!ca->encrypt && !ca->signer)
         ca->encrypt = ca->signer = ca->issuer; /* single-cert CA: it does both */
     if (!ca->encrypt || !ca->signer) {

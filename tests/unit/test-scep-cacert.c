@@ -133,6 +133,65 @@ TEST(intermediate_pin) {
     EVP_PKEY_free(k);
 }
 
+TEST(expired_ra) {
+    EVP_PKEY *k = fx_key();
+    X509 *old = fx_cert("Old RA", k, f.ca, f.ca_key, KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT, false, -1);
+    X509 *certs[] = { old, f.ca };
+    uint8_t *der;
+    size_t n = fx_certs_only(certs, 2, NULL, &der);
+    ScepCA *ca = NULL;
+    AeError e = { 0 };
+    is_int(scep_ca_parse(der, n, f.pin, &ca, &e), -EPERM, "an expired RA is not silently replaced by the CA");
+    ok(strstr(e.message, "Old RA") && strstr(e.message, "expired"), "says why: %s", e.message);
+    OPENSSL_free(der);
+    X509_free(old);
+    EVP_PKEY_free(k);
+}
+
+TEST(next_ca) {
+    X509 *certs[] = { f.ra_sign, f.ra_enc, f.ca };
+    uint8_t *der, *inner;
+    size_t n = fx_certs_only(certs, 3, NULL, &der);
+    ScepCA *ca = NULL;
+    AeError e = { 0 };
+    is_int(scep_ca_parse(der, n, f.pin, &ca, &e), 0, "current CA");
+    EVP_PKEY *k = fx_key();
+    X509 *next = fx_cert("Next CA", k, NULL, k, KU_ALL_CA, true, 3650);
+    X509 *nc[] = { next };
+    size_t in = fx_certs_only(nc, 1, NULL, &inner);
+    /* SignedData over the certs-only PKCS#7, signed by the RA */
+    BIO *bio = BIO_new_mem_buf(inner, (int)in);
+    PKCS7 *p7 = PKCS7_sign(f.ra_sign, f.sign_key, NULL, bio, PKCS7_BINARY);
+    unsigned char *sd = NULL;
+    int sn = i2d_PKCS7(p7, &sd);
+    STACK_OF(X509) *got = NULL;
+    is_int(scep_next_ca_parse(ca, sd, (size_t)sn, &got, &e), 0, "GetNextCACert signed by the RA");
+    ok(got && sk_X509_num(got) == 1 && X509_cmp(sk_X509_value(got, 0), next) == 0, "the next CA");
+    sk_X509_pop_free(got, X509_free);
+    got = NULL;
+    PKCS7_free(p7);
+    OPENSSL_free(sd);
+    sd = NULL;
+    /* signed by a stranger */
+    X509 *self = fx_cert("Stranger", k, NULL, k, KU_DIGITAL_SIGNATURE, false, 30);
+    BIO_free(bio);
+    bio = BIO_new_mem_buf(inner, (int)in);
+    p7 = PKCS7_sign(self, k, NULL, bio, PKCS7_BINARY);
+    sn = i2d_PKCS7(p7, &sd);
+    is_int(scep_next_ca_parse(ca, sd, (size_t)sn, &got, &e), -EPERM, "signed by a stranger: refused");
+    ok(got == NULL, "nothing returned");
+    is_int(scep_next_ca_parse(ca, sd, (size_t)sn - 3, &got, &e), -EBADMSG, "truncated");
+    PKCS7_free(p7);
+    OPENSSL_free(sd);
+    BIO_free(bio);
+    X509_free(self);
+    X509_free(next);
+    EVP_PKEY_free(k);
+    OPENSSL_free(inner);
+    OPENSSL_free(der);
+    scep_ca_free(ca);
+}
+
 int main(void) {
     fx_init(&f);
     return tap_run();
