@@ -327,9 +327,11 @@ int csr_new(const CsrProfile *p, EVP_PKEY *key, X509_REQ **ret, AeError *err) {
         goto out;
     }
     if (X509_REQ_sign(req, key, md) <= 0) {
-        unsigned long e = ERR_get_error();
+        unsigned long e = ERR_peek_last_error();
+        const char *why = e ? ERR_reason_error_string(e) : NULL;
         r = ae_error_set(err, -EIO, AE_ERR_TOKEN, "signing the CSR failed: %s",
-                         e ? ERR_reason_error_string(e) : "unknown error");
+                         why ? why : "unknown error");
+        ERR_clear_error();
         goto out;
     }
     *ret = TAKE_PTR(req);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -107,7 +108,7 @@ int scep_envelope_open(const uint8_t *der, size_t len, X509 *cert, EVP_PKEY *key
     OSSL_LIB_CTX *libctx = NULL;
     OSSL_PROVIDER *legacy = NULL, *dflt = NULL;
     uint8_t *cek = NULL, *out = NULL;
-    size_t ceklen = 0;
+    size_t ceklen = 0, cekalloc = 0;
     char oid[80];
     int idx = -1, outl = 0, finl = 0, r;
 
@@ -181,7 +182,8 @@ int scep_envelope_open(const uint8_t *der, size_t len, X509 *cert, EVP_PKEY *key
         r = ae_error_set(err, -EIO, AE_ERR_TOKEN, "CertRep: our key cannot decrypt (RSA key needed)");
         goto out;
     }
-    cek = OPENSSL_malloc(ceklen ? ceklen : 1);
+    cekalloc = ceklen ? ceklen : 1;
+    cek = OPENSSL_malloc(cekalloc);
     if (!cek) {
         r = -ENOMEM;
         goto out;
@@ -215,7 +217,7 @@ int scep_envelope_open(const uint8_t *der, size_t len, X509 *cert, EVP_PKEY *key
 out:
     ERR_clear_error();
     if (cek)
-        OPENSSL_clear_free(cek, ceklen ? ceklen : 1);
+        OPENSSL_clear_free(cek, cekalloc);
     free(out);
     EVP_CIPHER_CTX_free(cctx);
     EVP_CIPHER_free(cipher);
