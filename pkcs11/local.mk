@@ -5,7 +5,7 @@ noinst_LTLIBRARIES += pkcs11/libkeystore.la
 pkcs11_libkeystore_la_SOURCES = \
 	pkcs11/keystore.c pkcs11/keystore.h \
 	pkcs11/token.c pkcs11/token.h \
-	pkcs11/provider.c pkcs11/provider.h \
+	pkcs11/provider.c pkcs11/provider.h pkcs11/provider-ops.c pkcs11/provider-private.h \
 	pkcs11/filestore.c pkcs11/filestore.h \
 	pkcs11/pin.c pkcs11/pin.h
 pkcs11_libkeystore_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(P11KIT_CFLAGS) -pthread
