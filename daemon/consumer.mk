@@ -12,4 +12,5 @@ tests_unit_test_consumer_CFLAGS = $(AE_TEST_CFLAGS) $(P11KIT_CFLAGS) $(OPENSSL_C
 tests_unit_test_consumer_LDADD = daemon/libautoenroll.la $(P11KIT_LIBS) $(OPENSSL_LIBS) $(JSONC_LIBS)
 
 EXTRA_DIST += doc/consumers.md examples/hooks
-TESTS += tests/integration/70-consumer-eap-tls.sh tests/integration/71-consumer-eap-tls-softhsm.sh
+TESTS += tests/integration/70-consumer-eap-tls.sh tests/integration/71-consumer-eap-tls-softhsm.sh \
+	tests/integration/72-consumer-openvpn.sh
