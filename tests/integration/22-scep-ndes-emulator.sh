@@ -111,6 +111,13 @@ ndes_emulator_start --single-ra
 challenge s1
 ok "single RA certificate: enroll" grep_out "status: SUCCESS" enroll s1 single.pem
 
+# --- challenge lifetime (NDES: 60 minutes; 2 seconds here)
+ndes_emulator_start --challenge-ttl 2
+challenge e1
+sleep 3
+ok "an expired challenge is refused like an unknown one (0x80070490)" \
+    grep_out "does not know the challenge password.*0x80070490" enroll e1 expired.pem
+
 # --- NDES answering HTML where DER belongs
 ndes_emulator_start --html-errors
 challenge h1
