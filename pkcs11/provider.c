@@ -174,13 +174,14 @@ static int km_import(void *kd, int selection, const OSSL_PARAM params[]) {
     p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_E);
     if (!p || !OSSL_PARAM_get_BN(p, &e))
         goto fail;
-    if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) {
-        /* Only our own p11prov_pkey_new() passes a token; a real private
-         * exponent is never accepted (that is not our job). */
+    p = OSSL_PARAM_locate_const(params, PARAM_TOKEN);
+    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && p) {
+        /* Only our own p11prov_pkey_new() passes a token. Other keys brought
+         * here (OpenSSL does that to compare keys) keep their public half
+         * only: a private exponent is never taken in. */
         P11Token *tok = NULL;
         unsigned long h = 0;
-        p = OSSL_PARAM_locate_const(params, PARAM_TOKEN);
-        if (!p || p->data_type != OSSL_PARAM_OCTET_STRING || p->data_size != sizeof tok)
+        if (p->data_type != OSSL_PARAM_OCTET_STRING || p->data_size != sizeof tok)
             goto fail;
         memcpy(&tok, p->data, sizeof tok);
         p = OSSL_PARAM_locate_const(params, PARAM_HANDLE);
