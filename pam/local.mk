@@ -35,4 +35,11 @@ TESTS += pam/test-options
 
 TESTS += \
 	tests/integration/60-pam-login.sh \
-	tests/integration/61-pam-faults.sh
+	tests/integration/61-pam-faults.sh \
+	tests/integration/62-pam-threads.sh
+
+# Many logins from one process on many threads (tests and bench/pam-latency.sh).
+check_PROGRAMS += pam/pam-login-driver
+pam_pam_login_driver_SOURCES = pam/login-driver.c
+pam_pam_login_driver_CFLAGS = $(AM_CFLAGS)
+pam_pam_login_driver_LDADD = $(PAM_LIBS) -lpthread

@@ -8,6 +8,8 @@
 #   pam_service_required NAME [OPTS]  the same with "session required"
 #   pam_service_plain NAME             the same stack without pam_autoenroll
 #   pam_service_notickets NAME [OPTS]  auth pam_permit (no tickets), then pam_autoenroll
+#   pam_driver SERVICE USERFILE [-t N] [-n N]  many logins from one process (threads)
+#   pam_users_file FILE USER...       its users file
 #   pam_login SERVICE USER [-E VAR=VALUE...]
 #                                      authenticate + open_session + close_session,
 #                                      USER's password ($REALM/USER.pw) on stdin
@@ -74,4 +76,24 @@ pam_login() {
         PAM_WRAPPER_DEBUGLEVEL=2 \
         pamtester "$@" "$svc" "$user" authenticate open_session close_session <"$pw" \
         2> >(grep --line-buffered -v '^$' >>"$REALM/pam-$user.log")
+}
+
+# pam_driver SERVICE USERFILE [-t THREADS] [-n LOGINS] : pam/pam-login-driver
+# (many logins from one process, threads at once) under pam_wrapper.
+PAM_AE_DRIVER=${PAM_AE_DRIVER:-$top_builddir/pam/pam-login-driver}
+pam_driver() {
+    local svc=$1 users=$2
+    shift 2
+    env "${NAMES_ENV[@]}" \
+        LD_PRELOAD="${PAM_ASAN_LIB:+$PAM_ASAN_LIB:}$PAM_WRAPPER_LIB:$NSS_WRAPPER_LIB" \
+        PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$REALM/pam.d" PAM_WRAPPER_DISABLE_DEEPBIND=1 \
+        PAM_WRAPPER_DEBUGLEVEL=2 \
+        "$PAM_AE_DRIVER" "$@" "$svc" "$users" 2> >(grep --line-buffered -v '^$' >>"$REALM/pam-driver.log")
+}
+
+# pam_users_file FILE USER... : "user password" lines for pam_driver (0600).
+pam_users_file() {
+    local f=$1 u
+    shift
+    (umask 077 && for u in "$@"; do echo "$u $(cat "$REALM/$u.pw")"; done >"$f")
 }

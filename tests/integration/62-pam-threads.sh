@@ -1,0 +1,37 @@
+#!/bin/bash
+# pam_autoenroll in a long-lived, multi-threaded login process (like sshd or
+# gdm): one process, 30 threads opening sessions at the same moment, three
+# users, three rounds. Every session opens, every login reaches the daemon
+# with the right user's tickets, and nothing leaks between handles (run it
+# under ASan: --enable-sanitizers).
+. "$top_srcdir/tests/realm/lib.sh"
+. "$top_srcdir/tests/realm/kdc.sh"
+. "$top_srcdir/tests/realm/scep.sh"
+. "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/daemon.sh"
+. "$top_srcdir/tests/realm/pam.sh"
+realm_init
+kdc_start
+scep_start --ndes-challenges
+ndes_start
+daemon_config "file:$REALM/keys"
+daemon_start
+pam_setup
+need "$PAM_AE_DRIVER"
+
+pam_service login socket="$AE_SOCKET" debug timeout=5
+pam_users_file "$REALM/users" alice bob mallory
+out=$(pam_driver login "$REALM/users" -t 30 -n 3)
+rc=$?
+ok "90 logins on 30 threads of one process all open their session" test "$rc" = 0 -a "$(wc -l <<<"$out")" = 90
+for u in alice bob mallory; do
+    uid=$(test_uid "$u")
+    n=$(grep -c "user $u: login reported, request user-$uid " "$REALM/pam-driver.log")
+    ok "$u: her 30 logins each reached the daemon as theirs ($n)" test "$n" = 30
+done
+ok "no login was reported under another user's request" \
+    sh -c "! grep -E 'user (alice|bob|mallory): login reported' '$REALM/pam-driver.log' |
+           grep -vE 'user alice: .*user-$(test_uid alice) |user bob: .*user-$(test_uid bob) |user mallory: .*user-$(test_uid mallory) '"
+ok "alice's certificate gets enrolled" daemon_wait_state "user-$(test_uid alice)" MONITORING 90
+ok "bob's certificate gets enrolled" daemon_wait_state "user-$(test_uid bob)" MONITORING 90
+ok "no sanitizer report" sh -c "! grep -E 'AddressSanitizer|LeakSanitizer|runtime error' '$REALM/pam-driver.log'"
