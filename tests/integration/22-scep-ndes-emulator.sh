@@ -69,6 +69,9 @@ ok "the emulator accepted a RenewalReq (no fallback)" sh -c \
 ok "GetCRL: a CRL signed by the CA" sh -c \
     "'$AE' getcrl --url '$NDES_EMU_URL' --ca-fingerprint '$NDES_EMU_CA_FINGERPRINT' --key '$W/key.pem' \
        --cert '$W/cert.pem' --out '$W/crl.pem' && openssl crl -in '$W/crl.pem' -CAfile '$NDES_EMU_CA_CERT' -noout"
+ok "GetCert: the CA hands back our certificate by issuer and serial" sh -c \
+    "'$AE' getcert --url '$NDES_EMU_URL' --ca-fingerprint '$NDES_EMU_CA_FINGERPRINT' --key '$W/key2.pem' \
+       --cert '$W/cert.pem' --out '$W/copy.pem' && cmp '$W/copy.pem' '$W/cert.pem'"
 ok "GetNextCACert: the next CA, signed by the current RA" \
     grep_out "certs: 1" "$AE" getnextcacert --url "$NDES_EMU_URL" --ca-fingerprint "$NDES_EMU_CA_FINGERPRINT"
 

@@ -12,6 +12,8 @@
  *                     [--renewal-with-challenge: put the challenge in the RenewalReq too]
  *   ae-scep poll      --url U --ca-fingerprint F --key key.pem --state state.txt --out cert.pem
  *   ae-scep getcrl    --url U --ca-fingerprint F --key key.pem --cert cert.pem --out crl.pem
+ *   ae-scep getcert   --url U --ca-fingerprint F --key key.pem --cert cert.pem --out copy.pem
+ *                     (fetches the certificate with cert's issuer and serial)
  *
  * Prints "status: SUCCESS|PENDING|FAILURE" and "error [category]: message".
  * Exit: 0 issued/done, 1 error, 2 rejected by the CA, 3 pending. Never
@@ -353,7 +355,9 @@ out:
     return r;
 }
 
-static int do_poll(bool crl) {
+enum { MODE_POLL, MODE_GETCRL, MODE_GETCERT };
+
+static int do_poll(int mode) {
     AeError e = { 0 };
     ScepState s = { 0 };
     EVP_PKEY *key = load_key(arg.key);
@@ -374,16 +378,19 @@ static int do_poll(bool crl) {
         r = fail(&e, r);
         goto out;
     }
-    if (crl) {
+    if (mode != MODE_POLL) {
         char subject[300];
         if (!(cur = load_cert(arg.cert))) {
-            r = fail(&(AeError){ .category = "config", .message = "getcrl needs --cert" }, -EINVAL);
+            r = fail(&(AeError){ .category = "config", .message = "getcrl/getcert need --cert" }, -EINVAL);
             goto out;
         }
         X509_NAME_oneline(X509_get_subject_name(cur), subject, sizeof subject);
         CsrProfile p = { .subject = subject };
         if ((r = csr_new(&p, key, &csr, &e)) < 0 || (r = scep_transaction_new(key, csr, &t, &e)) < 0 ||
-            (r = scep_build_getcrl(t, ca, caps, cur, &msg, &len, &e)) < 0) {
+            (r = mode == MODE_GETCRL
+                     ? scep_build_getcrl(t, ca, caps, cur, &msg, &len, &e)
+                     : scep_build_getcert(t, ca, caps, X509_get_issuer_name(cur),
+                                          X509_get0_serialNumber(cur), &msg, &len, &e)) < 0) {
             r = fail(&e, r);
             goto out;
         }
@@ -531,9 +538,11 @@ int main(int argc, char **argv) {
     if (streq(cmd, "renew"))
         return do_enroll(true);
     if (streq(cmd, "poll"))
-        return do_poll(false);
+        return do_poll(MODE_POLL);
     if (streq(cmd, "getcrl"))
-        return do_poll(true);
+        return do_poll(MODE_GETCRL);
+    if (streq(cmd, "getcert"))
+        return do_poll(MODE_GETCERT);
     fprintf(stderr, "error [config]: unknown command %s\n", cmd);
     return 1;
 }
