@@ -12,6 +12,7 @@ AEKEY=$top_builddir/tests/tools/ae-key
 [ -x "$AEKEY" ] || bail "ae-key not built"
 softhsm_init
 P11_MODULE=$SOFTHSM_MODULE
+P11_PIN_FILE=$SOFTHSM_PIN_FILE
 
 keystore_checks "$SOFTHSM_URI" softhsm 2048 p11t
 for bits in 3072 4096; do

@@ -10,6 +10,7 @@ AEKEY=$top_builddir/tests/tools/ae-key
 [ -x "$AEKEY" ] || bail "ae-key not built"
 tpm_start
 P11_MODULE=$TPM_MODULE
+P11_PIN_FILE=$TPM_PIN_FILE
 
 # The TPM runs one command at a time: a signature waits for a key generation
 # in the TPM itself, whatever the key store does. Here the concurrency check

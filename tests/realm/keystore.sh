@@ -3,12 +3,13 @@
 # Needs AEKEY (the ae-key binary) and a realm.
 #
 # keystore_checks LOCATION NAME BITS TOOL [MIN-PARALLEL-SIGNATURES]
+#   P11_MODULE must name the token's module and P11_PIN_FILE its PIN file.
 #   TOOL is a shell function running pkcs11-tool logged in to that token.
 #   MIN-PARALLEL-SIGNATURES: how many signatures the main thread must make
 #   while a worker generates (default 10; a TPM runs one command at a time).
 
 keystore_checks() {
-    local loc=$1 name=$2 bits=$3 tool=$4 minpar=${5:-10}
+    local loc=$1 name=$2 bits=$3 tool=$4 minpar=${5:-10} pinfile=$P11_PIN_FILE
     local out ref ref2 uri md
 
     out=$("$AEKEY" generate "$loc" --bits "$bits" --label "$name-key") || bail "$name: generate failed: $out"
@@ -20,6 +21,9 @@ keystore_checks() {
     ok "$name: no PIN in the URI" bash -c "[[ '$uri' != *pin* ]]"
     ok "$name: no NUL padding (%00) in the token part of the URI" bash -c "[[ '${uri%%;id=*}' != *%00* ]]"
 
+    ok "$name: a consumer (GnuTLS p11tool) signs with the printed key URI" bash -c "
+        GNUTLS_PIN=\$(cat '$pinfile') p11tool --provider '$P11_MODULE' --login --test-sign '$uri' 2>&1 |
+            grep -q 'Verifying against public key in the token... ok'"
     ok "$name: CSR signed in the token" "$AEKEY" sign-csr "$loc" "$ref" client.autoenroll.test "$REALM/$name-req.pem"
     ok "$name: openssl req -verify accepts the CSR" openssl req -in "$REALM/$name-req.pem" -verify -noout
     ok "$name: CSR with SHA-1 (old NDES) verifies" \
