@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <p11-kit/p11-kit.h>
+#include <p11-kit/uri.h>
 
 #include "daemon/cli.h"
 #include "daemon/consumer.h"
@@ -37,6 +39,55 @@ static char *engine_path(void) {
     if (!e || asprintf(&p, "%.*s/pkcs11.so", (int)(e - q - 1), q + 1) < 0)
         return NULL;
     return p;
+}
+
+/* The token holding the key, as its module describes it: the module of the
+ * key store's module-path=, else every registered module (p11-kit). 0 when
+ * found, -ENOENT when not (the caller then goes by the URI alone). */
+static int token_info_for(const char *store, const char *key_uri, CK_TOKEN_INFO *ret) {
+    P11KitUri *su = p11_kit_uri_new(), *ku = p11_kit_uri_new();
+    CK_FUNCTION_LIST *one[2] = {NULL, NULL}, **mods = NULL;
+    int r = -ENOENT;
+    if (!su || !ku)
+        goto out;
+    if (p11_kit_uri_parse(store, P11_KIT_URI_FOR_ANY, su) != P11_KIT_URI_OK ||
+        p11_kit_uri_parse(key_uri, P11_KIT_URI_FOR_ANY, ku) != P11_KIT_URI_OK)
+        goto out;
+    const char *path = p11_kit_uri_get_module_path(su);
+    if (path) {
+        one[0] = p11_kit_module_load(path, 0);
+        if (!one[0])
+            goto out;
+        if (p11_kit_module_initialize(one[0]) != CKR_OK) {
+            p11_kit_module_release(one[0]);
+            one[0] = NULL;
+            goto out;
+        }
+        mods = one;
+    } else if (!(mods = p11_kit_modules_load_and_initialize(0)))
+        goto out;
+    for (CK_FUNCTION_LIST **m = mods; *m && r < 0; m++) {
+        CK_SLOT_ID slots[64];
+        CK_ULONG n = ELEMENTSOF(slots);
+        if ((*m)->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+            continue;
+        for (CK_ULONG i = 0; i < n && r < 0; i++) {
+            CK_TOKEN_INFO ti;
+            if ((*m)->C_GetTokenInfo(slots[i], &ti) == CKR_OK && p11_kit_uri_match_token_info(ku, &ti)) {
+                *ret = ti;
+                r = 0;
+            }
+        }
+    }
+out:
+    if (one[0]) {
+        p11_kit_module_finalize(one[0]);
+        p11_kit_module_release(one[0]);
+    } else if (mods)
+        p11_kit_modules_finalize_and_release(mods);
+    p11_kit_uri_free(su);
+    p11_kit_uri_free(ku);
+    return r;
 }
 
 /* The first dNSName of the request, for a machine's EAP identity host/FQDN. */
@@ -118,7 +169,10 @@ int cli_consumer_config(const char *socket_path, int timeout_ms, int argc, char 
     key_s = key_uri(key);
     if (!key_s)
         goto oom;
+    CK_TOKEN_INFO token;
+    bool have_token = false;
     if (keystore_is_token(ks)) {
+        have_token = token_info_for(store, key_s, &token) == 0;
         cert_uri = key_cert_uri(key);
         id_hex = key_id_hex(key);
         engine = engine_path();
@@ -145,6 +199,7 @@ int cli_consumer_config(const char *socket_path, int timeout_ms, int argc, char 
         .key_id_hex = id_hex,
         .pkcs11_module = module,
         .engine_path = engine,
+        .token = have_token ? &token : NULL,
     };
     rv = json ? consumer_to_json(kind, &in, &out) : consumer_fragment(kind, &in, &text);
     if (rv == -ENOMEM)

@@ -56,9 +56,12 @@ static bool value_ok(const char *s) {
     return true;
 }
 
-/* A CK_UTF8CHAR field, space padded, as a C string. */
+/* A CK_UTF8CHAR field, space (or NUL) padded, as a C string. */
 static void token_field(const unsigned char *f, size_t n, char *out) {
-    while (n > 0 && (f[n - 1] == ' ' || f[n - 1] == '\0'))
+    const unsigned char *nul = memchr(f, 0, n);
+    if (nul)
+        n = (size_t)(nul - f);
+    while (n > 0 && f[n - 1] == ' ')
         n--;
     memcpy(out, f, n);
     out[n] = '\0';
@@ -73,7 +76,7 @@ static void helper_escape(FILE *f, const char *s) {
     }
 }
 
-int consumer_pkcs11_helper_id(const char *uri, char **ret) {
+int consumer_pkcs11_helper_id(const char *uri, const CK_TOKEN_INFO *token, char **ret) {
     P11KitUri *u = NULL;
     char *buf = NULL;
     size_t len = 0;
@@ -87,7 +90,7 @@ int consumer_pkcs11_helper_id(const char *uri, char **ret) {
         return -ENOMEM;
     if (p11_kit_uri_parse(uri, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, u) != P11_KIT_URI_OK)
         goto out;
-    CK_TOKEN_INFO *ti = p11_kit_uri_get_token_info(u);
+    const CK_TOKEN_INFO *ti = token ? token : p11_kit_uri_get_token_info(u);
     CK_ATTRIBUTE *id = p11_kit_uri_get_attribute(u, CKA_ID);
     char manuf[sizeof ti->manufacturerID + 1], model[sizeof ti->model + 1],
         serial[sizeof ti->serialNumber + 1], label[sizeof ti->label + 1];
@@ -220,7 +223,7 @@ static int frag_openvpn(FILE *f, const ConsumerInput *in) {
         return 0;
     }
     _cleanup_free_ char *hid = NULL;
-    int r = consumer_pkcs11_helper_id(in->cert_uri ? in->cert_uri : in->key, &hid);
+    int r = consumer_pkcs11_helper_id(in->cert_uri ? in->cert_uri : in->key, in->token, &hid);
     if (r < 0)
         return r;
     fprintf(f, "pkcs11-providers %s\n", in->pkcs11_module ? in->pkcs11_module : "p11-kit-proxy.so");
@@ -328,7 +331,7 @@ int consumer_to_json(ConsumerKind k, const ConsumerInput *in, json_object **ret)
     if (r < 0)
         return r;
     if (consumer_key_is_pkcs11(in)) {
-        r = consumer_pkcs11_helper_id(in->cert_uri ? in->cert_uri : in->key, &hid);
+        r = consumer_pkcs11_helper_id(in->cert_uri ? in->cert_uri : in->key, in->token, &hid);
         if (r == -ENOMEM)
             return r;
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <p11-kit/pkcs11.h>
 
 typedef enum ConsumerKind {
     CONSUMER_NETWORKMANAGER,
@@ -32,6 +33,7 @@ typedef struct ConsumerInput {
     const char *key_id_hex;  /* token keys: CKA_ID in hex (strongSwan) */
     const char *pkcs11_module; /* module for OpenVPN/wpa_supplicant (p11-kit-proxy) */
     const char *engine_path; /* wpa_supplicant: libp11's OpenSSL engine (pkcs11.so) */
+    const CK_TOKEN_INFO *token; /* the key's token as the module reports it; NULL: from the URI */
 } ConsumerInput;
 
 const char *consumer_kind_to_string(ConsumerKind k);
@@ -44,9 +46,11 @@ static inline bool consumer_key_is_pkcs11(const ConsumerInput *in) {
 
 /* The id string OpenVPN 2.6's --pkcs11-id takes (pkcs11-helper's serialized
  * form: manufacturer/model/serial/label/ID-HEX, non-alphanumerics as \xHH),
- * from a key or certificate URI that names the token and the object id.
+ * from a key or certificate URI that names the object id. The token fields
+ * come from token when given (what the module reports: tpm2-pkcs11 pads its
+ * model with NULs, so key URIs leave the model out), else from the URI.
  * -EINVAL when the URI is not one, or lacks the token label or the id. */
-int consumer_pkcs11_helper_id(const char *uri, char **ret);
+int consumer_pkcs11_helper_id(const char *uri, const CK_TOKEN_INFO *token, char **ret);
 
 /* A name-based (v5) UUID for NetworkManager, stable for one request id. */
 int consumer_uuid(const char *name, char ret[static 37]);

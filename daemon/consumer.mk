@@ -13,4 +13,4 @@ tests_unit_test_consumer_LDADD = daemon/libautoenroll.la $(P11KIT_LIBS) $(OPENSS
 
 EXTRA_DIST += doc/consumers.md examples/hooks
 TESTS += tests/integration/70-consumer-eap-tls.sh tests/integration/71-consumer-eap-tls-softhsm.sh \
-	tests/integration/72-consumer-openvpn.sh
+	tests/integration/72-consumer-openvpn.sh tests/integration/73-consumer-tpm.sh

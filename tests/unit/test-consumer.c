@@ -51,19 +51,33 @@ TEST(kind_names) {
 TEST(pkcs11_helper_id) {
     _cleanup_free_ char *s = NULL;
     /* What `openvpn --show-pkcs11-ids` prints for this token and object. */
-    is_int(consumer_pkcs11_helper_id(URI_KEY, &s), 0, "key URI");
+    is_int(consumer_pkcs11_helper_id(URI_KEY, NULL, &s), 0, "key URI");
     is_str(s, "SoftHSM\\x20project/SoftHSM\\x20v2/85090329026b9449/auto\\x20enroll/A1B2FF", "serialized id");
     free(s);
     s = NULL;
-    is_int(consumer_pkcs11_helper_id("pkcs11:token=a%2Fb;id=%01", &s), 0, "no model/serial");
+    is_int(consumer_pkcs11_helper_id("pkcs11:token=a%2Fb;id=%01", NULL, &s), 0, "no model/serial");
     is_str(s, "///a\\x2fb/01", "slash in the label escaped, empty fields kept");
     free(s);
     s = NULL;
-    is_int(consumer_pkcs11_helper_id("pkcs11:token=x", &s), -EINVAL, "no id");
-    is_int(consumer_pkcs11_helper_id("pkcs11:id=%01", &s), -EINVAL, "no token label");
-    is_int(consumer_pkcs11_helper_id("/etc/key.pem", &s), -EINVAL, "not a URI");
-    is_int(consumer_pkcs11_helper_id("pkcs11:id=%zz", &s), -EINVAL, "bad URI");
+    is_int(consumer_pkcs11_helper_id("pkcs11:token=x", NULL, &s), -EINVAL, "no id");
+    is_int(consumer_pkcs11_helper_id("pkcs11:id=%01", NULL, &s), -EINVAL, "no token label");
+    is_int(consumer_pkcs11_helper_id("/etc/key.pem", NULL, &s), -EINVAL, "not a URI");
+    is_int(consumer_pkcs11_helper_id("pkcs11:id=%zz", NULL, &s), -EINVAL, "bad URI");
     ok(s == NULL, "nothing returned on error");
+}
+
+TEST(pkcs11_helper_id_token_info) {
+    /* tpm2-pkcs11: the model NUL padded, so the key URI has no model=. */
+    CK_TOKEN_INFO ti;
+    memset(&ti, ' ', sizeof ti);
+    memcpy(ti.manufacturerID, "IBM", 3);
+    memset(ti.model, 0, sizeof ti.model);
+    memcpy(ti.model, "SW   TPM", 8);
+    memcpy(ti.serialNumber, "0000000000000000", 16);
+    memcpy(ti.label, "autoenroll", 10);
+    _cleanup_free_ char *s = NULL;
+    is_int(consumer_pkcs11_helper_id("pkcs11:manufacturer=IBM;token=autoenroll;id=%72%2C", &ti, &s), 0, "with token info");
+    is_str(s, "IBM/SW\\x20\\x20\\x20TPM/0000000000000000/autoenroll/722C", "the model as the module reports it");
 }
 
 TEST(uuid) {
