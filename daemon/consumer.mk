@@ -11,6 +11,11 @@ tests_unit_test_consumer_SOURCES = tests/unit/test-consumer.c tests/unit/tap.h d
 tests_unit_test_consumer_CFLAGS = $(AE_TEST_CFLAGS) $(P11KIT_CFLAGS) $(OPENSSL_CFLAGS) $(JSONC_CFLAGS)
 tests_unit_test_consumer_LDADD = daemon/libautoenroll.la $(P11KIT_LIBS) $(OPENSSL_LIBS) $(JSONC_LIBS)
 
-EXTRA_DIST += doc/consumers.md examples/hooks
+EXTRA_DIST += doc/consumers.md
 TESTS += tests/integration/70-consumer-eap-tls.sh tests/integration/71-consumer-eap-tls-softhsm.sh \
-	tests/integration/72-consumer-openvpn.sh tests/integration/73-consumer-tpm.sh
+	tests/integration/72-consumer-openvpn.sh tests/integration/73-consumer-tpm.sh \
+	tests/integration/74-consumer-hook.sh
+
+# The post-save hook example, installed with the documentation.
+consumerhooksdir = $(docdir)/examples/hooks
+dist_consumerhooks_SCRIPTS = examples/hooks/consumer-refresh
