@@ -44,6 +44,13 @@ ok "certificate carries our key" same_key "$W/cert.pem" "$W/key.pem"
 ok "lifetime as configured (10 minutes)" sh -c \
     "openssl x509 -in '$W/cert.pem' -noout -checkend 300 && ! openssl x509 -in '$W/cert.pem' -noout -checkend 900"
 
+challenge u1
+ok "user-style request: UPN otherName, SID URI" grep_out "status: SUCCESS" enroll u1 user.pem \
+    --subject "CN=alice" --upn "alice@$REALM_NAME" --sid S-1-5-21-1-2-3-1104
+ok "the CA issued the UPN and SID URI it was asked for" sh -c \
+    "openssl x509 -in '$W/user.pem' -noout -ext subjectAltName | grep -Eq 'UPN::?alice@$REALM_NAME' &&
+     openssl x509 -in '$W/user.pem' -noout -ext subjectAltName | grep -q 'URI:tag:microsoft.com,2022-09-14:sid:S-1-5-21-1-2-3-1104' &&
+     openssl x509 -in '$W/user.pem' -noout -ext extendedKeyUsage | grep -q 'TLS Web Client Authentication'"
 ok "reused challenge: rejected (exit 2)" rc_is 2 enroll c1 reused.pem
 ok "reused challenge: 'already used', HRESULT 0x800B0110" \
     grep_out "challenge password was already used \[HRESULT 0x800B0110\]" enroll c1 reused.pem

@@ -385,6 +385,43 @@ TEST(getcrl_getcert) {
     X509_free(mine);
 }
 
+TEST(import_damaged_state) {
+    X509_REQ *csr = make_csr(key);
+    ScepTransaction *t = NULL, *u = NULL;
+    ScepState st = { 0 };
+    AeError e = { 0 };
+    uint8_t *der;
+    size_t n;
+    scep_transaction_new(key, csr, &t, &e);
+    scep_build_pkcsreq(t, ca, caps, csr, &der, &n, &e);
+    free(der);
+    is_int(scep_transaction_export(t, &st), 0, "export");
+    char *saved = st.sender_nonce;
+    st.sender_nonce = (char *)"XYZ";
+    is_int(scep_transaction_import(&st, key, key, &u, &e), -EINVAL, "bad nonce refused");
+    ok(streq(e.category, "storage"), "category storage: %s", e.message);
+    st.sender_nonce = saved;
+    char *pem = st.signer_pem;
+    st.signer_pem = (char *)"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    is_int(scep_transaction_import(&st, key, key, &u, &e), -EINVAL, "bad PEM refused");
+    st.signer_pem = pem;
+    char *id = st.transaction_id;
+    st.transaction_id = (char *)"bad\x01id";
+    is_int(scep_transaction_import(&st, key, key, &u, &e), -EINVAL, "non-printable transactionID refused");
+    st.transaction_id = id;
+    char *subj = st.subject;
+    st.subject = (char *)"!!!!";
+    is_int(scep_transaction_import(&st, key, key, &u, &e), -EINVAL, "bad subject refused");
+    st.subject = subj;
+    ok(u == NULL, "nothing returned on errors");
+    is_int(scep_transaction_import(&st, key, key, &u, &e), 0, "the intact state imports");
+    is_str(scep_transaction_get_id(u), scep_transaction_get_id(t), "same transactionID");
+    scep_state_done(&st);
+    scep_transaction_free(u);
+    scep_transaction_free(t);
+    X509_REQ_free(csr);
+}
+
 int main(void) {
     uint8_t *der;
     fx_init(&f);
