@@ -62,8 +62,21 @@ $extra
 CONF
 }
 
+# At the end of a test: stop the daemon cleanly and look for sanitizer reports
+# (leaks are reported at exit) in everything it logged.
+_daemon_final_check() {
+    [ -n "${AE_PID:-}" ] && daemon_stop
+    if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$REALM/autoenrolld.log" 2>/dev/null; then
+        fail "autoenrolld ran clean under the sanitizers" "$(grep -A12 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$REALM/autoenrolld.log" | head -40)"
+    fi
+}
+
 daemon_start() {
     need "$AE_DAEMON" "$AE_CLI"
+    if [ -z "${_daemon_check_registered:-}" ]; then
+        realm_on_exit _daemon_final_check
+        _daemon_check_registered=1
+    fi
     rm -f "$AE_SOCKET"
     realm_spawn autoenrolld env "${NAMES_ENV[@]}" "$AE_DAEMON" --config "$AE_CONF" --conf-d "$REALM/conf.d" \
         --log-target stderr --debug

@@ -117,7 +117,7 @@ _realm_kill_tree() {
 realm_cleanup() {
     local c pid i
     for ((i = ${#_realm_cleanups[@]} - 1; i >= 0; i--)); do
-        eval "${_realm_cleanups[$i]}" >/dev/null 2>&1 || true
+        eval "${_realm_cleanups[$i]}" 2>/dev/null || true
     done
     for pid in "${_realm_pids[@]}"; do _realm_kill_tree "$pid"; done
     for i in $(seq 1 30); do

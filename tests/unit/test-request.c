@@ -126,8 +126,8 @@ TEST(store) {
     snprintf(path, sizeof path, "%s/c.json", sub);
     fileio_write_atomic(path, "{ not json", 10, 0600, FILEIO_KEEP_OWNER, (gid_t)-1);
     snprintf(path, sizeof path, "%s/d.json", sub);
-    fileio_write_atomic(path, "{\"version\":1,\"id\":\"zzz\",\"state\":\"MONITORING\",\"kind\":\"user\"}", 61,
-                        0600, FILEIO_KEEP_OWNER, (gid_t)-1);
+    const char *mismatch = "{\"version\":1,\"id\":\"zzz\",\"state\":\"MONITORING\",\"kind\":\"user\"}";
+    fileio_write_atomic(path, mismatch, strlen(mismatch), 0600, FILEIO_KEEP_OWNER, (gid_t)-1);
     Request **list = NULL;
     size_t n = 0;
     is_int(store_load_all(s, on_bad, NULL, &list, &n), 0, "load");
