@@ -29,4 +29,5 @@ TESTS += \
 	tests/integration/42-daemon-softhsm-renew.sh \
 	tests/integration/43-daemon-faults.sh \
 	tests/integration/44-daemon-emulator.sh \
-	tests/integration/45-daemon-failover.sh
+	tests/integration/45-daemon-failover.sh \
+	tests/integration/46-install-units.sh
