@@ -30,4 +30,5 @@ TESTS += \
 	tests/integration/43-daemon-faults.sh \
 	tests/integration/44-daemon-emulator.sh \
 	tests/integration/45-daemon-failover.sh \
-	tests/integration/46-install-units.sh
+	tests/integration/46-install-units.sh \
+	tests/integration/47-cli-diagnose.sh
