@@ -12,7 +12,7 @@ realm_init
 kdc_start
 scep_start --ndes-challenges
 ndes_start
-daemon_config "file:$REALM/keys"
+daemon_config "file:$REALM/keys" "hook = id -u > %{home}/hook.uid; echo \$AUTOENROLL_REQUEST_ID >> %{home}/hook.uid"
 daemon_start
 
 alice=$(test_uid alice)
@@ -35,6 +35,8 @@ ok "certificate chains to the test CA" openssl verify -CAfile "$SCEP_CA_CERT" "$
 ok "subject is CN=alice" sh -c "openssl x509 -in '$cert' -noout -subject | grep -q 'CN *= *alice'"
 # scepserver copies DNS names but drops otherName SANs: check what was asked for.
 ok "her UPN (from her ticket's principal) is in the request" test "$(ae_field user-$alice sans.upn)" = "['alice@$REALM_NAME']"
+ok "her post-save hook ran as her, never as root" wait_for 10 sh -c "[ \"\$(head -n 1 '$REALM/home/alice/hook.uid' 2>/dev/null)\" = $alice ]"
+ok "the hook knew the request" grep -q "^user-$alice\$" "$REALM/home/alice/hook.uid"
 ref=$(ae_field user-$alice key_ref)
 ok "her key file is hers and 0600" test "$(stat -c '%u %a' "$REALM/userkeys/alice/$ref.key")" = "$alice 600"
 
