@@ -101,24 +101,26 @@ static const char *first_dns(json_object *r) {
 
 static void usage(FILE *f) {
     fprintf(f, "Usage: autoenroll consumer-config ID --for networkmanager|wpa_supplicant|openvpn|strongswan\n"
-               "         [--identity NAME] [--ssid SSID] [--pkcs11-module PATH] [--json]\n");
+               "         [--identity NAME] [--ssid SSID] [--server HOST] [--pkcs11-module PATH] [--json]\n");
 }
 
 int cli_consumer_config(const char *socket_path, int timeout_ms, int argc, char **argv, bool json) {
     static const struct option opts[] = {
         {"for", required_argument, NULL, 'f'},      {"identity", required_argument, NULL, 'i'},
-        {"ssid", required_argument, NULL, 's'},     {"pkcs11-module", required_argument, NULL, 'm'},
+        {"ssid", required_argument, NULL, 's'},     {"server", required_argument, NULL, 'S'},
+        {"pkcs11-module", required_argument, NULL, 'm'},
         {"json", no_argument, NULL, 'j'},           {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *kind_s = NULL, *identity = NULL, *ssid = NULL, *module = P11KIT_PROXY_MODULE;
+    const char *kind_s = NULL, *identity = NULL, *ssid = NULL, *server = NULL, *module = P11KIT_PROXY_MODULE;
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "f:i:s:m:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:i:s:S:m:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'f': kind_s = optarg; break;
         case 'i': identity = optarg; break;
         case 's': ssid = optarg; break;
+        case 'S': server = optarg; break;
         case 'm': module = optarg; break;
         case 'j': json = true; break;
         case 'h': usage(stdout); return 0;
@@ -192,6 +194,7 @@ int cli_consumer_config(const char *socket_path, int timeout_ms, int argc, char 
         .id = id,
         .identity = identity,
         .ssid = ssid,
+        .server = server,
         .cert_file = cert,
         .chain_file = jstr(r, "chain_file"),
         .key = key_s,

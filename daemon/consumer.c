@@ -216,6 +216,8 @@ static int frag_wpa_supplicant(FILE *f, const ConsumerInput *in) {
 
 static int frag_openvpn(FILE *f, const ConsumerInput *in) {
     fprintf(f, "# OpenVPN 2.6 client options for autoenroll request %s\n", in->id);
+    if (in->server)
+        fprintf(f, "client\nremote %s\n", in->server);
     if (in->chain_file)
         fprintf(f, "ca %s\n", in->chain_file);
     if (!consumer_key_is_pkcs11(in)) {
@@ -239,8 +241,13 @@ static int frag_strongswan(FILE *f, const ConsumerInput *in) {
         return -EINVAL;
     fprintf(f, "# swanctl.conf (or /etc/swanctl/conf.d/autoenroll-%s.conf) for request %s\n", in->id,
             in->id);
-    fprintf(f, "connections {\n\tautoenroll-%s {\n\t\tremote_addrs = # the gateway\n", in->id);
-    fprintf(f, "\t\tlocal {\n\t\t\tauth = pubkey\n\t\t\tid = %s\n", identity_of(in));
+    fprintf(f, "connections {\n\tautoenroll-%s {\n", in->id);
+    if (in->server)
+        fprintf(f, "\t\tremote_addrs = %s\n", in->server);
+    else
+        fprintf(f, "\t\t# remote_addrs = the gateway (--server)\n\t\tremote_addrs = %%any\n");
+    /* The local identity is the certificate's subject (charon's default). */
+    fprintf(f, "\t\tlocal {\n\t\t\tauth = pubkey\n");
     if (p11)
         fprintf(f, "\t\t\tcert-autoenroll {\n\t\t\t\thandle = %s\n\t\t\t}\n", in->key_id_hex);
     else
@@ -251,13 +258,15 @@ static int frag_strongswan(FILE *f, const ConsumerInput *in) {
     fprintf(f, "\t\t}\n\t\tchildren {\n\t\t\tautoenroll-%s {\n\t\t\t\tremote_ts = 0.0.0.0/0\n\t\t\t}\n"
                "\t\t}\n\t}\n}\n",
             in->id);
-    fprintf(f, "secrets {\n");
     if (p11)
-        fprintf(f, "\ttoken-autoenroll-%s {\n\t\thandle = %s\n\t\t# pin = (or let charon ask)\n\t}\n",
+        fprintf(f, "secrets {\n\ttoken-autoenroll-%s {\n\t\thandle = %s\n\t\t# pin = (or let charon ask)\n\t}\n}\n",
                 in->id, in->key_id_hex);
     else
-        fprintf(f, "\tprivate-autoenroll-%s {\n\t\tfile = %s\n\t}\n", in->id, in->key);
-    fprintf(f, "}\n");
+        /* swanctl has no setting for a key file's path: it loads the keys
+         * in its private/ directory. */
+        fprintf(f, "# swanctl loads private keys from its private/ directory only:\n"
+                   "#   ln -sf %s /etc/swanctl/private/autoenroll-%s.key\n",
+                in->key, in->id);
     return 0;
 }
 
@@ -266,7 +275,7 @@ static int check_input(ConsumerKind k, const ConsumerInput *in) {
         return -EINVAL;
     const char *vals[] = {in->id,      in->identity,   in->ssid,          in->cert_file, in->chain_file,
                           in->key,     in->cert_uri,   in->key_id_hex,    in->pkcs11_module,
-                          in->engine_path};
+                          in->engine_path, in->server};
     for (size_t i = 0; i < ELEMENTSOF(vals); i++)
         if (!value_ok(vals[i]))
             return -EINVAL;

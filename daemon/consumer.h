@@ -26,6 +26,7 @@ typedef struct ConsumerInput {
     const char *id;          /* request id (names the connection) */
     const char *identity;    /* EAP identity; NULL: the request id */
     const char *ssid;        /* Wi-Fi SSID; NULL: wired 802.1X */
+    const char *server;      /* VPN server/gateway (OpenVPN remote, swanctl remote_addrs); NULL: none */
     const char *cert_file;   /* PEM certificate (required) */
     const char *chain_file;  /* PEM CA bundle to trust the server; NULL: none */
     const char *key;         /* "pkcs11:...;type=private" or an absolute PEM path */

@@ -14,7 +14,7 @@ tests_unit_test_consumer_LDADD = daemon/libautoenroll.la $(P11KIT_LIBS) $(OPENSS
 EXTRA_DIST += doc/consumers.md
 TESTS += tests/integration/70-consumer-eap-tls.sh tests/integration/71-consumer-eap-tls-softhsm.sh \
 	tests/integration/72-consumer-openvpn.sh tests/integration/73-consumer-tpm.sh \
-	tests/integration/74-consumer-hook.sh
+	tests/integration/74-consumer-hook.sh tests/integration/75-consumer-strongswan.sh
 
 # The post-save hook example, installed with the documentation.
 consumerhooksdir = $(docdir)/examples/hooks

@@ -134,13 +134,29 @@ TEST(openvpn) {
     ok(has(t, "pkcs11-id 'SoftHSM\\x20project/SoftHSM\\x20v2/85090329026b9449/auto\\x20enroll/A1B2FF'\n"),
        "pkcs11-id in single quotes");
     ok(!has(t, "\ncert "), "no cert file with a token key");
+    ok(!has(t, "remote "), "no remote without --server");
+    ConsumerInput w = file_in;
+    w.server = "vpn.example.com";
+    free(f);
+    f = NULL;
+    is_int(consumer_fragment(CONSUMER_OPENVPN, &w, &f), 0, "with a server");
+    ok(has(f, "client\nremote vpn.example.com\n"), "client + remote");
 }
 
 TEST(strongswan) {
     _cleanup_free_ char *f = NULL, *t = NULL;
     is_int(consumer_fragment(CONSUMER_STRONGSWAN, &file_in, &f), 0, "file key");
-    ok(has(f, "private-autoenroll-machine {\n\t\tfile = /var/lib/autoenroll/keys/ab12.key\n"), "private secret");
+    ok(has(f, "#   ln -sf /var/lib/autoenroll/keys/ab12.key /etc/swanctl/private/autoenroll-machine.key\n"),
+       "how to give swanctl the key file");
+    ok(!has(f, "secrets {"), "no secrets section for a file key");
     ok(has(f, "certs = /var/lib/autoenroll/machine.pem\n"), "cert file");
+    ok(has(f, "remote_addrs = %any\n"), "no gateway given: %%any");
+    ConsumerInput w = file_in;
+    w.server = "192.0.2.1";
+    char *g = NULL;
+    is_int(consumer_fragment(CONSUMER_STRONGSWAN, &w, &g), 0, "with a gateway");
+    ok(has(g, "remote_addrs = 192.0.2.1\n"), "remote_addrs");
+    free(g);
     is_int(consumer_fragment(CONSUMER_STRONGSWAN, &token_in, &t), 0, "token key");
     ok(has(t, "token-autoenroll-machine {\n\t\thandle = a1b2ff\n"), "token secret by handle");
     ok(has(t, "cert-autoenroll {\n\t\t\t\thandle = a1b2ff\n"), "token cert by handle");
