@@ -70,8 +70,15 @@ kdc_kinit_user mallory "$REALM/mallory.cc" || bail "kinit mallory"
 ok "mallory: NDES no-permission page" expect_error ndes "no permission" \
     ae challenge --admin-url "$NDES_ADMIN_URL" --ccache-fd 3 --uid "$(test_uid mallory)" 3<"$REALM/mallory.cc"
 
-# Machine and users at once in one process is the daemon's case; here two
-# processes at once with different identities must each get their own.
+# Machine and a user at once in one process, on one loop (the daemon's case).
+rm -f "$NDES_DIR"/challenges/* # "use" earlier ones: NDES caches 5 per user
+: >"$NDES_DIR/access.log"
+out=$(ae challenge --admin-url "$NDES_ADMIN_URL" --keytab "$REALM/host.keytab" --ccache-fd 3 --uid "$alice_uid" --repeat 2 3<"$REALM/alice.cc" 2>&1)
+ok "machine + alice concurrently in one process: 4 challenges" sh -c "test \"\$(printf '%s\n' '$out' | grep -c '^challenge: 16 chars\$')\" = 4 || { echo '$out'; exit 1; }"
+ok "NDES saw CLIENT\$ twice" test "$(grep -c " CLIENT\\\$@$REALM_NAME \"GET /certsrv/mscep_admin/.* 200 " "$NDES_DIR/access.log")" = 2
+ok "NDES saw alice twice" test "$(grep -c " alice@$REALM_NAME \"GET /certsrv/mscep_admin/.* 200 " "$NDES_DIR/access.log")" = 2
+rm -f "$NDES_DIR"/challenges/*
+# And two processes at once with different identities.
 ae challenge --admin-url "$NDES_ADMIN_URL" --ccache-fd 3 --uid "$alice_uid" 3<"$REALM/alice.cc" >"$REALM/p1" 2>&1 &
 p1=$!
 ae challenge --admin-url "$NDES_ADMIN_URL" --keytab "$REALM/host.keytab" >"$REALM/p2" 2>&1 &

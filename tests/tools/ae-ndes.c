@@ -10,7 +10,9 @@
  * and prints "challenge: N chars"; the value only with --reveal (for tests
  * that hand it to a SCEP client). --ccache NAME exports the cache to a memfd
  * (krb_export_ccache_to_memfd) and imports it as the daemon would.
- * --repeat N fetches N challenges concurrently on one loop. */
+ * --repeat N fetches N challenges concurrently on one loop. Given both a
+ * keytab and a user cache, challenge fetches with both identities at once on
+ * one loop (the daemon's case: per-request credentials, no KRB5CCNAME). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -42,7 +44,7 @@ static int fail_err(const AeError *e) {
 static int get_creds(const Args *a, KrbCreds **ret) {
     AeError err = {0};
     int r;
-    if (a->ccache || a->ccache_fd >= 0) {
+    if (a->ccache || (a->ccache_fd >= 0 && !a->keytab)) {
         _cleanup_close_ int fd = -1;
         if (a->ccache) {
             r = krb_export_ccache_to_memfd(a->ccache, &fd, &err);
@@ -98,17 +100,27 @@ static int cmd_challenge(const Args *a) {
         fprintf(stderr, "challenge needs --admin-url\n");
         return 2;
     }
+    _cleanup_(krb_creds_freep) KrbCreds *user = NULL;
     if (t.mode == NDES_CHALLENGE_NEGOTIATE && (r = get_creds(a, &creds)) != 0)
         return r;
+    if (t.mode == NDES_CHALLENGE_NEGOTIATE && a->keytab && a->ccache_fd >= 0) {
+        AeError err = {0};
+        _cleanup_close_ int fd = dup(a->ccache_fd);
+        if (krb_creds_from_ccache_fd(fd, a->uid, &user, &err) < 0)
+            return fail_err(&err);
+    }
     if (sd_event_new(&run.e) < 0 || http_new(run.e, &http) < 0)
         return 1;
     for (int i = 0; i < a->repeat; i++) {
-        r = ndes_fetch_challenge(http, run.e, &t, creds, on_challenge, &run, NULL);
-        if (r < 0) {
-            fprintf(stderr, "cannot start: %s\n", strerror(-r));
-            return 1;
+        KrbCreds *who[2] = {creds, user};
+        for (int k = 0; k < (user ? 2 : 1); k++) {
+            r = ndes_fetch_challenge(http, run.e, &t, who[k], on_challenge, &run, NULL);
+            if (r < 0) {
+                fprintf(stderr, "cannot start: %s\n", strerror(-r));
+                return 1;
+            }
+            run.pending++;
         }
-        run.pending++;
     }
     sd_event_loop(run.e);
     http_free(http);
