@@ -1,21 +1,19 @@
 # pam/: pam_autoenroll.so, the session module that hands a login's tickets
-# to autoenrolld. It links only the client side it needs (IPC client and the
-# ccache export), compiled again here as PIC objects: not libautoenroll.la,
-# which would drag curl and libsystemd into every login process.
+# to autoenrolld. It links only the IPC client, compiled again here as a PIC
+# object: not libautoenroll.la, which would drag curl, libkrb5 and libsystemd
+# into every login process (the module opens the cache file itself, as the
+# user, and the daemon reads it).
 pammod_LTLIBRARIES += pam/pam_autoenroll.la
 pam_pam_autoenroll_la_SOURCES = \
 	pam/pam_autoenroll.c \
 	pam/options.c pam/options.h \
 	pam/login.c pam/login.h \
 	daemon/ipc-client.c daemon/ipc-client.h \
-	daemon/krb.c daemon/krb.h \
-	daemon/fileio.c daemon/fileio.h \
 	daemon/util.h daemon/error.h
-pam_pam_autoenroll_la_CFLAGS = $(AM_CFLAGS) \
-	$(OPENSSL_CFLAGS) $(KRB5_CFLAGS) $(JSONC_CFLAGS)
+pam_pam_autoenroll_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 pam_pam_autoenroll_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -no-undefined \
 	-Wl,--version-script=$(srcdir)/pam/pam_autoenroll.map
-pam_pam_autoenroll_la_LIBADD = $(OPENSSL_LIBS) $(KRB5_LIBS) $(JSONC_LIBS) $(PAM_LIBS)
+pam_pam_autoenroll_la_LIBADD = $(JSONC_LIBS) $(PAM_LIBS)
 EXTRA_pam_pam_autoenroll_la_DEPENDENCIES = pam/pam_autoenroll.map
 EXTRA_DIST += pam/pam_autoenroll.map pam/examples
 
@@ -32,6 +30,13 @@ check_PROGRAMS += pam/test-options
 pam_test_options_SOURCES = pam/test-options.c pam/options.c pam/options.h tests/unit/tap.h
 pam_test_options_CFLAGS = $(AM_CFLAGS)
 TESTS += pam/test-options
+
+check_PROGRAMS += pam/test-login
+pam_test_login_SOURCES = pam/test-login.c pam/login.c pam/login.h \
+	daemon/ipc-client.c daemon/ipc-client.h tests/unit/tap.h
+pam_test_login_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+pam_test_login_LDADD = $(JSONC_LIBS)
+TESTS += pam/test-login
 
 TESTS += \
 	tests/integration/60-pam-login.sh \

@@ -2,26 +2,103 @@
 #include "pam/login.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "daemon/ipc-client.h"
-#include "daemon/krb.h"
 #include "daemon/util.h"
 
-bool pam_ae_ccache_type_supported(const char *ccname) {
+int pam_ae_ccache_path(const char *ccname, const char **ret_path, bool *ret_is_collection) {
+    const char *p = NULL;
+    bool coll = false;
+
     if (!ccname)
-        return false;
+        return -EINVAL;
     if (ccname[0] == '/')
-        return true;
-    if (strncmp(ccname, "FILE:/", 6) == 0 || strncmp(ccname, "DIR:/", 5) == 0 ||
-        strncmp(ccname, "DIR::/", 6) == 0)
-        return true;
-    return false;
+        p = ccname;
+    else if (strncmp(ccname, "FILE:", 5) == 0)
+        p = ccname + 5;
+    else if (strncmp(ccname, "DIR::", 5) == 0)
+        p = ccname + 5;
+    else if (strncmp(ccname, "DIR:", 4) == 0) {
+        p = ccname + 4;
+        coll = true;
+    } else
+        return -EPROTONOSUPPORT;
+    if (p[0] != '/' || strlen(p) >= PATH_MAX - 16)
+        return -EINVAL;
+    *ret_path = p;
+    *ret_is_collection = coll;
+    return 0;
+}
+
+/* Open a regular file without blocking (a FIFO would hold the login). */
+static int open_regular(const char *path, off_t max, int *ret_fd) {
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return -EINVAL;
+    if (st.st_size > max)
+        return -EFBIG;
+    *ret_fd = TAKE_FD(fd);
+    return 0;
+}
+
+/* DIR:/d -> the cache its "primary" file names ("tkt..."). */
+static int open_collection_primary(const char *dir, int *ret_fd) {
+    char path[PATH_MAX], name[256];
+    _cleanup_close_ int fd = -1;
+    ssize_t n;
+
+    snprintf(path, sizeof path, "%s/primary", dir);
+    int r = open_regular(path, sizeof name - 1, &fd);
+    if (r < 0)
+        return r;
+    n = pread(fd, name, sizeof name - 1, 0);
+    if (n < 0)
+        return -errno;
+    name[n] = '\0';
+    name[strcspn(name, "\n")] = '\0';
+    if (strncmp(name, "tkt", 3) != 0 || strchr(name, '/'))
+        return -EBADMSG;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return open_regular(path, PAM_AE_CCACHE_MAX, ret_fd);
+}
+
+static int open_ccache(const char *path, bool collection, int *ret_fd) {
+    _cleanup_close_ int fd = -1;
+    unsigned char magic[2];
+
+    int r = collection ? open_collection_primary(path, &fd) : open_regular(path, PAM_AE_CCACHE_MAX, &fd);
+    if (r < 0)
+        return r;
+    if (pread(fd, magic, sizeof magic, 0) != (ssize_t)sizeof magic || magic[0] != 0x05 ||
+        magic[1] < 0x01 || magic[1] > 0x04)
+        return -EBADMSG;
+    *ret_fd = TAKE_FD(fd);
+    return 0;
+}
+
+/* Per-thread credential changes: glibc's setgroups() changes every thread
+ * of the process; the raw system call changes the calling thread only, as
+ * setfsuid()/setfsgid() do. */
+static int thread_setgroups(size_t n, const gid_t *list) {
+    return syscall(SYS_setgroups, n, list) < 0 ? -errno : 0;
 }
 
 /* setfsuid() returns the previous value and cannot report failure: read the
@@ -29,39 +106,60 @@ bool pam_ae_ccache_type_supported(const char *ccname) {
 static uid_t current_fsuid(void) { return (uid_t)setfsuid((uid_t)-1); }
 static gid_t current_fsgid(void) { return (gid_t)setfsgid((gid_t)-1); }
 
-int pam_ae_export_ccache_as(const char *ccname, uid_t uid, gid_t gid, int *ret_fd, AeError *err) {
-    if (!pam_ae_ccache_type_supported(ccname))
-        return ae_error_set(err, -EPROTONOSUPPORT, AE_ERR_CREDENTIALS,
+#define MAX_GROUPS 1024
+
+int pam_ae_open_ccache_as(const char *ccname, const char *user, uid_t uid, gid_t gid, int *ret_fd,
+                          AeError *err) {
+    const char *path;
+    bool collection;
+    gid_t user_groups[MAX_GROUPS];
+    int n_user = MAX_GROUPS;
+    _cleanup_free_ gid_t *saved = NULL;
+    int n_saved, r, fd = -1;
+
+    r = pam_ae_ccache_path(ccname, &path, &collection);
+    if (r == -EPROTONOSUPPORT)
+        return ae_error_set(err, r, AE_ERR_CREDENTIALS,
                             "credential cache type not supported (only FILE: and DIR: caches)");
+    if (r < 0)
+        return ae_error_set(err, r, AE_ERR_CREDENTIALS, "KRB5CCNAME is not an absolute cache path");
 
-    /* Group first: once fsuid is no longer 0 the thread still has
-     * CAP_SETGID, but keep the order symmetric with the restore. */
+    /* The user's own groups, so a file only root's groups may read stays shut. */
+    if (getgrouplist(user, gid, user_groups, &n_user) < 0)
+        n_user = MAX_GROUPS; /* more than we keep: the first ones only */
+    n_saved = getgroups(0, NULL);
+    if (n_saved < 0 || !(saved = calloc((size_t)n_saved + 1, sizeof *saved)) ||
+        (n_saved = getgroups(n_saved, saved)) < 0)
+        return ae_error_set(err, -ENOMEM, AE_ERR_INTERNAL, "cannot read the process's groups");
+
+    if (thread_setgroups((size_t)n_user, user_groups) < 0)
+        return ae_error_set(err, -EPERM, AE_ERR_INTERNAL, "cannot switch to the user's groups");
     gid_t old_gid = (gid_t)setfsgid(gid);
-    if (current_fsgid() != gid) {
-        setfsgid(old_gid);
-        return ae_error_set(err, -EPERM, AE_ERR_INTERNAL, "cannot switch to the user's group");
-    }
     uid_t old_uid = (uid_t)setfsuid(uid);
-    if (current_fsuid() != uid) {
-        setfsuid(old_uid);
-        setfsgid(old_gid);
-        return ae_error_set(err, -EPERM, AE_ERR_INTERNAL, "cannot switch to the user's identity");
-    }
-
-    int fd = -1;
-    int r = krb_export_ccache_to_memfd(ccname, &fd, err);
+    if (current_fsgid() != gid || current_fsuid() != uid)
+        r = ae_error_set(err, -EPERM, AE_ERR_INTERNAL, "cannot switch to the user's identity");
+    else
+        r = open_ccache(path, collection, &fd);
 
     setfsuid(old_uid);
     setfsgid(old_gid);
-    if (current_fsuid() != old_uid || current_fsgid() != old_gid) {
+    int k = thread_setgroups((size_t)n_saved, saved);
+    if (k < 0 || current_fsuid() != old_uid || current_fsgid() != old_gid) {
         /* Cannot happen for a process that could switch in the first
          * place; never go on with the user's identity. */
         if (fd >= 0)
             close(fd);
         return ae_error_set(err, -EPERM, AE_ERR_INTERNAL, "cannot switch back from the user's identity");
     }
-    if (r < 0)
+    if (r == -EPERM)
         return r;
+    if (r < 0) {
+        const char *why = r == -EINVAL    ? "not a regular file"
+                          : r == -EFBIG   ? "too large for a credential cache"
+                          : r == -EBADMSG ? "not a Kerberos credential cache"
+                                          : strerror(-r);
+        return ae_error_set(err, r, AE_ERR_CREDENTIALS, "%s: %s", ccname, why);
+    }
     *ret_fd = fd;
     return 0;
 }

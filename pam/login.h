@@ -8,19 +8,28 @@
 
 #include "daemon/error.h"
 
-/* Whether a KRB5CCNAME value names a cache the kernel guards by file
- * permissions (FILE:, DIR:, or a plain path). KEYRING, KCM and MEMORY caches
- * are looked up by the calling process's credentials, not its fsuid, so
- * opening them from the login process (root) would not prove that the user
- * owns them: they are refused. */
-bool pam_ae_ccache_type_supported(const char *ccname);
+/* The largest cache handed over (the daemon refuses more, too). */
+#define PAM_AE_CCACHE_MAX (1024u * 1024u)
 
-/* Copy the cache `ccname` into a memfd (a FILE-format cache, at offset 0)
- * with the filesystem identity of uid/gid (setfsuid/setfsgid on this thread
- * only, restored before returning), so a user cannot hand over a cache she
- * could not read herself. Errors: -EPROTONOSUPPORT cache type refused,
- * -EPERM cannot switch identity, else krb_export_ccache_to_memfd()'s. */
-int pam_ae_export_ccache_as(const char *ccname, uid_t uid, gid_t gid, int *ret_fd, AeError *err);
+/* The file that holds a KRB5CCNAME's tickets: "FILE:/p" and "/p" -> /p,
+ * "DIR::/d/tktX" -> /d/tktX, "DIR:/d" -> "/d" with *ret_is_collection set
+ * (its "primary" file names the cache). KEYRING, KCM and MEMORY caches are
+ * found through the calling process's credentials, not its filesystem
+ * identity, so opening them from the login process (root) would not prove
+ * that the user owns them: -EPROTONOSUPPORT. */
+int pam_ae_ccache_path(const char *ccname, const char **ret_path, bool *ret_is_collection);
+
+/* Open the cache named by ccname for reading with the filesystem identity of
+ * the user (uid, gid and her groups; setfsuid/setfsgid and a per-thread
+ * setgroups, restored before returning), so the kernel refuses a cache she
+ * could not read herself. Never blocks on a FIFO; only regular files of at
+ * most PAM_AE_CCACHE_MAX bytes that start like a FILE ccache (0x05 0x01..04).
+ * The fd goes to the daemon, which copies it at once (it stays readable
+ * after pam_krb5 removes the file at logout). Errors: -EPROTONOSUPPORT,
+ * -EACCES, -ENOENT, -EINVAL not a regular file, -EFBIG, -EBADMSG not a
+ * ccache, -EPERM cannot switch identity. */
+int pam_ae_open_ccache_as(const char *ccname, const char *user, uid_t uid, gid_t gid, int *ret_fd,
+                          AeError *err);
 
 typedef struct PamAeResult {
     char id[64];       /* the request the daemon tracks ("user-20001") */

@@ -126,7 +126,7 @@ static int open_session(Call *c) {
     long long deadline = now_ms() + (c->opt.wait_s > 0 ? c->opt.wait_s * 1000LL : c->opt.timeout_ms);
     AeError err = {0};
     _cleanup_close_ int fd = -1;
-    r = pam_ae_export_ccache_as(ccname, c->uid, c->gid, &fd, &err);
+    r = pam_ae_open_ccache_as(ccname, c->user, c->uid, c->gid, &fd, &err);
     if (r < 0)
         return give_up(c, r == -EPROTONOSUPPORT ? LOG_NOTICE : LOG_WARNING,
                        "cannot read the session's tickets as the user", &err);

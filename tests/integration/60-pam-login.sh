@@ -84,6 +84,20 @@ ok "mallory's login pointing at a root-only copy of her tickets succeeds" \
 ok "... the module could not read it as mallory" \
     grep -q "user mallory: cannot read the session's tickets as the user" "$REALM/pam-mallory.log"
 ok "... so nothing reached the daemon" lacks_request "$mallory"
+cp "$REALM/mallory-root.ccache" "$REALM/mallory-rootgroup.ccache"
+chgrp 0 "$REALM/mallory-rootgroup.ccache" && chmod 640 "$REALM/mallory-rootgroup.ccache"
+: >"$REALM/pam-mallory.log"
+ok "a copy only root's group may read: the login succeeds" \
+    pam_login local mallory -E "KRB5CCNAME=FILE:$REALM/mallory-rootgroup.ccache"
+ok "... the login process's groups do not lend mallory access" \
+    grep -q "user mallory: cannot read the session's tickets as the user: .*Permission denied" "$REALM/pam-mallory.log"
+ok "... so nothing reached the daemon" lacks_request "$mallory"
+mkfifo "$REALM/mallory.fifo" && chown "$mallory" "$REALM/mallory.fifo"
+t0=$(date +%s%3N)
+ok "KRB5CCNAME naming her own FIFO: the login succeeds" pam_login local mallory -E "KRB5CCNAME=FILE:$REALM/mallory.fifo"
+t=$(($(date +%s%3N) - t0))
+ok "... at once (${t} ms; a FIFO is never opened for reading)" test "$t" -lt 1000
+ok "... and says why" grep -q "mallory.fifo: not a regular file" "$REALM/pam-mallory.log"
 cp "$REALM/mallory-root.ccache" "$REALM/mallory.ccache"
 chown "$mallory" "$REALM/mallory.ccache"
 ok "with her own cache, the same login is handed over" pam_login local mallory -E "KRB5CCNAME=FILE:$REALM/mallory.ccache"
