@@ -27,7 +27,7 @@ static const char *answer_for(const char *req) {
                "Date: Wed, 25 Nov 2026 12:00:00 GMT\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     if (strstr(req, "GET /ntlm "))
         return "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    if (strstr(req, "GET /big "))
+    if (strstr(req, "GET /big ") || strstr(req, "GET /stream "))
         return NULL; /* special-cased below */
     if (strstr(req, "GET /slow "))
         return "";
@@ -63,7 +63,11 @@ static void *server(void *arg) {
         if (!a) {
             char head[128];
             size_t sz = 3 * 1024 * 1024;
-            snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", sz);
+            if (strstr(buf, "GET /stream "))
+                /* No length: only the write callback can enforce the cap. */
+                snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\n\r\n");
+            else
+                snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", sz);
             (void)!write(c, head, strlen(head));
             char *big = calloc(1, 65536);
             for (size_t s = 0; s < sz; s += 65536)
@@ -138,6 +142,9 @@ TEST(errors) {
     HttpRequest big = {.url = url("/big"), .max_body = 100000};
     is_int(http_perform(&big, &resp, &err), -EFBIG, "body over the cap -> -EFBIG");
     is_str(err.category, AE_ERR_NETWORK, "category network");
+    HttpRequest stream = {.url = url("/stream"), .max_body = 100000};
+    is_int(http_perform(&stream, &resp, &err), -EFBIG, "body without length over the cap -> -EFBIG");
+    ok(strstr(err.message, "larger than 100000 bytes") != NULL, "message: %s", err.message);
     HttpRequest slow = {.url = url("/slow"), .timeout_ms = 300};
     is_int(http_perform(&slow, &resp, &err), -ETIMEDOUT, "timeout -> -ETIMEDOUT");
     /* A port nobody listens on. */
