@@ -102,6 +102,7 @@ cp "$REALM/mallory-root.ccache" "$REALM/mallory.ccache"
 chown "$mallory" "$REALM/mallory.ccache"
 ok "with her own cache, the same login is handed over" pam_login local mallory -E "KRB5CCNAME=FILE:$REALM/mallory.ccache"
 ok "... and the daemon tracks a request for her" has_request "$mallory"
+ok "... and enrolls her certificate" daemon_wait_state "user-$mallory" MONITORING 90
 chown "$bob" "$REALM/alice.ccache"
 ok "carol's login pointing at bob's cache succeeds" pam_login local carol -E "KRB5CCNAME=FILE:$REALM/alice.ccache"
 ok "... and hands nothing over" lacks_request "$carol"

@@ -34,4 +34,5 @@ ok "no login was reported under another user's request" \
            grep -vE 'user alice: .*user-$(test_uid alice) |user bob: .*user-$(test_uid bob) |user mallory: .*user-$(test_uid mallory) '"
 ok "alice's certificate gets enrolled" daemon_wait_state "user-$(test_uid alice)" MONITORING 90
 ok "bob's certificate gets enrolled" daemon_wait_state "user-$(test_uid bob)" MONITORING 90
+ok "mallory's certificate gets enrolled" daemon_wait_state "user-$(test_uid mallory)" MONITORING 90
 ok "no sanitizer report" sh -c "! grep -E 'AddressSanitizer|LeakSanitizer|runtime error' '$REALM/pam-driver.log'"
