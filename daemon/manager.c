@@ -426,7 +426,8 @@ int manager_start(Manager *m, AeError *err) {
     sd_event_add_signal(m->event, &m->sigterm, SIGTERM, on_signal, m);
     sd_event_add_signal(m->event, &m->sigint, SIGINT, on_signal, m);
 
-    r = sd_event_add_time(m->event, &m->timer, CLOCK_REALTIME, 0, 0, on_timer, m);
+    /* 1 ms accuracy: a step that is due now must not wait for sd-event's default 250 ms. */
+    r = sd_event_add_time(m->event, &m->timer, CLOCK_REALTIME, 0, 1000, on_timer, m);
     if (r < 0)
         return r;
     /* Check everything now (boot), then on the long interval. */

@@ -186,6 +186,7 @@ _names_env() {
         "NSS_WRAPPER_HOSTS=$REALM/hosts" "NSS_WRAPPER_HOSTNAME=$CLIENT_HOST"
         "NSS_WRAPPER_PASSWD=$REALM/passwd" "NSS_WRAPPER_GROUP=$REALM/group"
         "ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0"
+        "NSS_WRAPPER_DISABLE_DEEPBIND=1"
     )
 }
 
