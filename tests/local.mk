@@ -32,4 +32,5 @@ TESTS += \
 	tests/integration/45-daemon-failover.sh \
 	tests/integration/46-install-units.sh \
 	tests/integration/47-cli-diagnose.sh \
-	tests/integration/48-daemon-systemd.sh
+	tests/integration/48-daemon-systemd.sh \
+	tests/integration/49-daemon-alerts.sh
