@@ -213,7 +213,8 @@ int cli_consumer_config(const char *socket_path, int timeout_ms, int argc, char 
         goto out;
     }
     if (json)
-        printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
     else
         fputs(text, stdout);
     rc = 0;

@@ -259,7 +259,9 @@ static int frag_strongswan(FILE *f, const ConsumerInput *in) {
                "\t\t}\n\t}\n}\n",
             in->id);
     if (p11)
-        fprintf(f, "secrets {\n\ttoken-autoenroll-%s {\n\t\thandle = %s\n\t\t# pin = (or let charon ask)\n\t}\n}\n",
+        fprintf(f,
+                "secrets {\n\ttoken-autoenroll-%s {\n\t\thandle = %s\n"
+                "\t\t# pin = (or let charon ask)\n\t}\n}\n",
                 in->id, in->key_id_hex);
     else
         /* swanctl has no setting for a key file's path: it loads the keys
