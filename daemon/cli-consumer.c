@@ -90,10 +90,11 @@ out:
     return r;
 }
 
-/* The first dNSName of the request, for a machine's EAP identity host/FQDN. */
-static const char *first_dns(json_object *r) {
+/* The first SAN of a type ("dns", "upn") of the request, for the EAP
+ * identity: host/FQDN for a machine, the UPN for a user. */
+static const char *first_dns(json_object *r, const char *type) {
     json_object *sans, *dns;
-    if (!json_object_object_get_ex(r, "sans", &sans) || !json_object_object_get_ex(sans, "dns", &dns) ||
+    if (!json_object_object_get_ex(r, "sans", &sans) || !json_object_object_get_ex(sans, type, &dns) ||
         !json_object_is_type(dns, json_type_array) || json_object_array_length(dns) == 0)
         return NULL;
     return json_object_get_string(json_object_array_get_idx(dns, 0));
@@ -183,12 +184,14 @@ int cli_consumer_config(const char *socket_path, int timeout_ms, int argc, char 
     } else if (strncmp(key_s, "file:", 5) == 0)
         memmove(key_s, key_s + 5, strlen(key_s + 5) + 1);
     if (!identity) {
-        const char *dns = first_dns(r);
-        if (dns && streq(jstr(r, "kind") ? jstr(r, "kind") : "", "machine")) {
+        const char *kind_r = jstr(r, "kind") ? jstr(r, "kind") : "";
+        const char *dns = first_dns(r, "dns"), *upn = first_dns(r, "upn");
+        if (dns && streq(kind_r, "machine")) {
             if (asprintf(&ident, "host/%s", dns) < 0)
                 goto oom;
             identity = ident;
-        }
+        } else if (upn && streq(kind_r, "user"))
+            identity = upn;
     }
     ConsumerInput in = {
         .id = id,

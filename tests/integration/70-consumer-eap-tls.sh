@@ -72,5 +72,24 @@ ok_fails "nmcli --offline rejects a broken keyfile (the check can fail)" \
     sh -c "nmcli --offline connection modify connection.autoconnect yes < '$REALM/nm-bad.nmconnection'"
 
 ok "--json carries the fragment and the paths" json_check "$key"
+
+# A user certificate: alice enrolls with her tickets, asks for her own
+# fragment, and authenticates with it as herself (FreeRADIUS, now checking the
+# CRL with the machine's certificate in it, still accepts hers).
+alice=$(test_uid alice)
+kdc_kinit_user alice "$REALM/alice.ccache" || bail "kinit alice"
+chown "$alice" "$REALM/alice.ccache"
+chmod 600 "$REALM/alice.ccache"
+ae_as() { local u=$1; shift; as_user "$u" env KRB5CCNAME="FILE:$REALM/$u.ccache" "$AE_CLI" --socket "$AE_SOCKET" "$@"; }
+ae_as_to() { local f=$1; shift; ae_as "$@" >"$f"; }
+ok "alice's certificate enrolled" ae_as_to /dev/null alice request user --wait
+ok "alice gets her own fragment" \
+    ae_as_to "$REALM/home/alice/wpa.conf" alice consumer-config "user-$alice" --for wpa_supplicant
+ok "her identity is her UPN" grep -qF "identity=\"alice@$REALM_NAME\"" "$REALM/home/alice/wpa.conf"
+ok "her key is her file" grep -qF "private_key=\"$REALM/userkeys/alice/" "$REALM/home/alice/wpa.conf"
+ok "EAP-TLS as alice with her certificate: Access-Accept" \
+    as_user alice eapol_test -c "$REALM/home/alice/wpa.conf" -a 127.0.0.1 -p "$RADIUS_PORT" -s "$RADIUS_SECRET" -r 0 -t 15
+ok "FreeRADIUS accepted alice" grep -q "Login OK: \[alice@$REALM_NAME\]" "$REALM/radiusd.log"
+ok_fails "bob cannot get alice's fragment" ae_as bob consumer-config "user-$alice" --for wpa_supplicant
 ok_fails "an unknown consumer is a usage error" ae consumer-config machine --for ipsec
 ok_fails "an unknown request fails" ae consumer-config nosuch --for openvpn
