@@ -25,6 +25,7 @@
 typedef struct Call {
     pam_handle_t *pamh;
     PamAeOptions opt;
+    long long start_ms; /* the bound counts from the module's entry */
     const char *user;
     uid_t uid;
     gid_t gid;
@@ -123,7 +124,7 @@ static int open_session(Call *c) {
         return PAM_IGNORE;
     }
 
-    long long deadline = now_ms() + (c->opt.wait_s > 0 ? c->opt.wait_s * 1000LL : c->opt.timeout_ms);
+    long long deadline = c->start_ms + (c->opt.wait_s > 0 ? c->opt.wait_s * 1000LL : c->opt.timeout_ms);
     AeError err = {0};
     _cleanup_close_ int fd = -1;
     r = pam_ae_open_ccache_as(ccname, c->user, c->uid, c->gid, &fd, &err);
@@ -153,7 +154,7 @@ static int open_session(Call *c) {
 }
 
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
-    Call c = {.pamh = pamh};
+    Call c = {.pamh = pamh, .start_ms = now_ms()};
     pam_ae_options_parse(argc, argv, &c.opt, bad_option, pamh);
     int r = open_session(&c);
     if (c.opt.debug)
