@@ -1,0 +1,130 @@
+#!/bin/bash
+# The daemon at rest with 0, 1,000 and 10,000 tracked requests (MONITORING,
+# nothing due; state files synthesized from one real enrollment): RSS once
+# idle, start-up to ready (socket answers `list`), `autoenroll list` latency
+# (median of 5, JSON and text), and wake-ups while nothing is due (syscalls
+# that wait -- epoll_wait, poll, nanosleep, futex... -- counted with strace
+# -f -c over WAKE seconds, scaled to a minute; also the context switches of
+# all threads from /proc). Beside it: a private certmonger with 1,000
+# requests tracked (RSS, start-up, `getcert list`).
+#
+#   bench/footprint.sh [-s "0 1000 10000"] [-w WAKE_SECONDS] [-c CM_SIZE] [-b BUILDDIR]
+set -u
+sizes="0 1000 10000"
+wake=60
+cm_size=1000
+builddir=
+while getopts "s:w:c:b:" o; do
+    case $o in
+        s) sizes=$OPTARG ;;
+        w) wake=$OPTARG ;;
+        c) cm_size=$OPTARG ;;
+        b) builddir=$OPTARG ;;
+        *) exit 2 ;;
+    esac
+done
+top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
+top_builddir=${builddir:-${top_builddir:-$top_srcdir/build}}
+export top_srcdir top_builddir
+. "$top_srcdir/tests/realm/lib.sh"
+. "$top_srcdir/tests/realm/kdc.sh"
+. "$top_srcdir/tests/realm/scep.sh"
+. "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/daemon.sh"
+. "$top_srcdir/bench/certmonger.sh"
+. "$top_srcdir/bench/stats.sh"
+need strace /usr/bin/python3
+realm_init
+W=$REALM/bench
+mkdir -p "$W"
+kdc_start
+scep_start --ndes-challenges
+ndes_start
+daemon_config "file:$REALM/keys"
+daemon_start
+daemon_wait_state machine MONITORING 60 >/dev/null || bail "the template enrollment failed"
+daemon_stop
+cp "$AE_STATE/machine.json" "$W/template.json"
+# From here on nothing enrolls by itself: no autoenroll machine profile.
+sed -i 's/^\[profile machine\]/[profile machine]\nautoenroll = no/' "$AE_CONF"
+# The KDC, NDES and SCEP are not needed any more: stop them so they cost nothing.
+kdc_stop
+ndes_stop
+
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+ctxt() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'; }
+start_ready_ms() { # start autoenrolld, print ms until `list` answers
+    local t0
+    rm -f "$AE_SOCKET"
+    t0=$(now_ms)
+    realm_spawn autoenrolld env "${NAMES_ENV[@]}" "$AE_DAEMON" --config "$AE_CONF" --conf-d "$REALM/conf.d" \
+        --log-target stderr
+    AE_PID=$PID_autoenrolld
+    until "$AE_CLI" --socket "$AE_SOCKET" list >/dev/null 2>&1; do
+        kill -0 "$AE_PID" 2>/dev/null || bail "autoenrolld died: $(tail -3 "$REALM/autoenrolld.log")"
+        sleep 0.005
+    done
+    echo $(($(now_ms) - t0))
+}
+rows=()
+for size in $sizes; do
+    rm -rf "$AE_STATE"
+    mkdir -p "$AE_STATE"
+    [ "$size" -gt 0 ] && python3 "$top_srcdir/tests/tools/synth-state.py" "$W/template.json" "$AE_STATE" "$AE_OUT" "$size" t idle
+    ready=$(start_ready_ms)
+    n=$(ae --json list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+    [ "$n" = "$size" ] || diag "size $size: the daemon lists $n requests"
+    sleep 3
+    rss=$(rss_kb "$AE_PID")
+    : >"$W/list-json" ; : >"$W/list-text"
+    for i in 1 2 3 4 5; do
+        t0=$(now_ms); ae --json list >/dev/null; echo $(($(now_ms) - t0)) >>"$W/list-json"
+        t0=$(now_ms); ae list >/dev/null; echo $(($(now_ms) - t0)) >>"$W/list-text"
+    done
+    sleep 2
+    c0=$(ctxt "$AE_PID")
+    timeout -s INT "$wake" strace -f -c -o "$W/strace-$size" -p "$AE_PID" >/dev/null 2>&1
+    c1=$(ctxt "$AE_PID")
+    waits=$(awk '$NF ~ /^(epoll_wait|epoll_pwait|poll|ppoll|select|pselect6|nanosleep|clock_nanosleep|futex)$/ { s += $4 } END { print s + 0 }' "$W/strace-$size")
+    total=$(awk '$NF == "total" { print $3 }' "$W/strace-$size")
+    rows+=("$(printf '%-28s %8s %9s %9s %9s %10s %10s %10s' "autoenrolld, $size tracked" "$n" "$ready" "$rss" \
+        "$(median <"$W/list-json")" "$(median <"$W/list-text")" \
+        "$(awk -v w="$waits" -v s="$wake" 'BEGIN { printf "%.1f", w * 60 / s }')" \
+        "$(awk -v a="$c0" -v b="$c1" -v s="$wake" 'BEGIN { printf "%.1f", (b - a) * 60 / s }')")")
+    diag "size $size: syscalls seen in ${wake}s: ${total:-0}"
+    kill -TERM "$AE_PID"; wait_for 20 sh -c "! kill -0 $AE_PID 2>/dev/null"
+done
+
+# certmonger with CM_SIZE requests tracked: `getcert start-tracking` on
+# existing PEM files (no CA involved), then restart it to time the start-up.
+if [ "$cm_size" -gt 0 ]; then
+    cm_start
+    cert=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cert_pem"], end="")' "$W/template.json")
+    key=$REALM/keys/$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["key_ref"])' "$W/template.json").key
+    mkdir -p "$W/cm"
+    for i in $(seq 1 "$cm_size"); do
+        printf '%s' "$cert" >"$W/cm/$i.pem"
+        cp "$key" "$W/cm/$i.key"
+        gc start-tracking -f "$W/cm/$i.pem" -k "$W/cm/$i.key" -I "t$i" >/dev/null 2>&1 || bail "getcert start-tracking $i failed"
+    done
+    wait_for 300 sh -c "[ \$(getcert list 2>/dev/null | grep -c 'status: MONITORING') -ge $cm_size ]"
+    cm_stop
+    t0=$(now_ms)
+    cm_start
+    until [ "$(getcert list 2>/dev/null | grep -c '^Request ID')" -ge "$cm_size" ]; do sleep 0.01; done
+    cm_ready=$(($(now_ms) - t0))
+    sleep 3
+    : >"$W/gl"
+    for i in 1 2 3 4 5; do t0=$(now_ms); gc list >/dev/null 2>&1; echo $(($(now_ms) - t0)) >>"$W/gl"; done
+    n=$(gc list 2>/dev/null | grep -c '^Request ID')
+    rows+=("$(printf '%-28s %8s %9s %9s %9s %10s %10s %10s' "certmonger, $cm_size tracked" "$n" "$cm_ready" "$(rss_kb "$CM_PID")" "n/a" "$(median <"$W/gl")" "-" "-")")
+    cm_stop
+fi
+
+echo
+echo "Daemon footprint at rest (nothing due; loopback)"
+printf '%-28s %8s %9s %9s %9s %10s %10s %10s\n' "daemon" "listed" "ready ms" "RSS kB" "list-j ms" "list ms" "waits/min" "ctxsw/min"
+printf '%s\n' "${rows[@]}"
+echo "(ready: from exec to the first answered list; certmonger: to all requests listed. waits: waiting syscalls"
+echo " under strace -f over ${wake}s; ctxsw: voluntary+involuntary context switches of all threads, same window)"
+pass "benchmark finished"

@@ -1,0 +1,98 @@
+#!/bin/bash
+# Fault: the servers go away, go slow or talk garbage in the middle of a run.
+# Five tracked certificates (file keys) are renewed while, in turn, NDES is
+# not listening, resets connections, hangs, answers garbage, is slower than
+# the timeout; scepserver behind Apache is stopped; the KDC is stopped. Each
+# time: the requests fail into CA_UNREACHABLE (backoff, error recorded), the
+# certificate and key in use stay in place byte for byte, and when the server
+# is back every request renews by itself. A slow server within the timeout
+# only makes things slower.
+. "$top_srcdir/tests/realm/lib.sh"
+. "$top_srcdir/tests/realm/kdc.sh"
+. "$top_srcdir/tests/realm/scep.sh"
+. "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/daemon.sh"
+. "$top_srcdir/tests/tools/fault-lib.sh"
+realm_init
+kdc_start
+scep_start --ndes-challenges
+ndes_start
+# NDES (challenge page and SCEP, all through Apache) behind the fault relay.
+fault_proxy_start ndes "$NDES_PORT"
+NDES_URL=http://$NDES_HOST:$FP_PORT_ndes daemon_config "file:$REALM/keys"
+sed -i 's/^timeout = 20s/timeout = 3s/; s/^backoff_max = 10s/backoff_max = 5s/' "$AE_CONF"
+fault_profiles f 4 "file:$REALM/keys"
+CA_CERT_FOR_CHECK=$SCEP_CA_CERT
+daemon_start
+ids="machine f01 f02 f03 f04"
+
+attempts_at_least() { # N ID
+    [ "$(ae_field "$2" attempts)" -ge "$1" ] 2>/dev/null && [ "$(ae_field "$2" state)" = CA_UNREACHABLE ]
+}
+all_in() { # STATE : every request is in STATE
+    local id
+    for id in $ids; do [ "$(ae_field "$id" state)" = "$1" ] || return 1; done
+}
+snapshot() { # what must not change while the CA is unreachable
+    local id
+    for id in $ids; do
+        printf '%s %s %s ' "$id" "$(ae_field "$id" serial)" "$(ae_field "$id" key_ref)"
+        sha256sum "$AE_OUT/$([ "$id" = machine ] && echo machine || echo "$id").pem" "$REALM/keys/$(ae_field "$id" key_ref).key" | awk '{printf "%s ", $1}'
+        echo
+    done
+}
+ok "five certificates enrolled through the relay" wait_for 90 all_in MONITORING
+
+# fault_round NAME BREAK-COMMAND REPAIR-COMMAND
+fault_round() {
+    local name=$1 brk=$2 fix=$3 before after id cats t0
+    before=$(snapshot)
+    eval "$brk"
+    for id in $ids; do ae renew "$id" >/dev/null 2>&1; done
+    ok "$name: every renewal fails into CA_UNREACHABLE" wait_for 60 all_in CA_UNREACHABLE
+    cats=$(for id in $ids; do ae_field "$id" last_error.category; done | sort | uniq -c | tr -s ' \n' ' ')
+    diag "$name: error categories:$cats; e.g. \"$(ae_field f01 last_error.message)\""
+    ok "$name: every request has an error category" sh -c "! echo '$cats' | grep -qw 0"
+    ok "$name: they are retried with backoff, still failing (attempts >= 2)" wait_for 40 attempts_at_least 2 f01
+    after=$(snapshot)
+    ok "$name: certificates and keys in use unchanged" test "$before" = "$after"
+    ok "$name: certificates in place still verify" fault_check_outputs
+    t0=$SECONDS
+    eval "$fix"
+    ok "$name: back to MONITORING by itself once the server is back" wait_for 90 all_in MONITORING
+    diag "$name: recovered $((SECONDS - t0)) s after the repair"
+    ok "$name: every request has a new certificate" sh -c "
+        for id in $ids; do
+            old=\$(grep \"^\$id \" <<'EOS' | cut -d' ' -f2
+$before
+EOS
+)
+            [ \"\$('$AE_CLI' --socket '$AE_SOCKET' --json status \$id | grep -o '\"serial\": *\"[^\"]*\"' | cut -d'\"' -f4)\" != \"\$old\" ] || exit 1
+        done"
+    ok "$name: new certificates verify and match their keys" fault_check_outputs
+    ok "$name: one key per request" wait_for 15 sh -c "[ \$(find '$REALM/keys' -maxdepth 1 -name '*.key' | wc -l) = 5 ]"
+}
+
+fault_round "NDES not listening" "fault_proxy_mode ndes down" "fault_proxy_mode ndes pass"
+fault_round "NDES resets connections" "fault_proxy_mode ndes reset" "fault_proxy_mode ndes pass"
+fault_round "NDES hangs" "fault_proxy_mode ndes hang" "fault_proxy_mode ndes pass"
+fault_round "NDES answers garbage" "fault_proxy_mode ndes garbage" "fault_proxy_mode ndes pass"
+fault_round "NDES slower than the timeout" "fault_proxy_mode ndes delay 5" "fault_proxy_mode ndes pass"
+scep_restart() {
+    rm -f "$SCEP_SOCK"
+    realm_spawn scepserver unshare -n "$REALM/scep/run"
+    wait_for 20 _scep_ready
+}
+fault_round "scepserver stopped behind Apache" "kill -TERM -- -\$PID_scepserver; wait_for 10 sh -c '! kill -0 \$PID_scepserver'" scep_restart
+# The daemon keeps its tickets in memory: a KDC outage only shows once they
+# are gone, i.e. in a daemon started while the KDC is down.
+kdc_down() { kdc_stop; daemon_stop; daemon_start; }
+fault_round "KDC stopped (daemon restarted without tickets)" kdc_down kdc_start_again
+
+# Slow but within the timeout: still works.
+fault_proxy_mode ndes delay 0.3
+t0=$(date +%s%N)
+ok "a slow NDES (0.3 s per chunk): renew --wait succeeds" ae renew f01 --wait
+diag "renewal through the slow relay took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+fault_proxy_mode ndes pass
+ok "no temp files in the state dir" sh -c "! ls -a '$AE_STATE' | grep -qE 'tmp|~'"
