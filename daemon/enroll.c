@@ -185,6 +185,21 @@ void job_finish(Job *j) {
         manager_reschedule(e->m);
 }
 
+void enroller_stop(Enroller *e) {
+    for (Job **pj = &e->jobs; *pj;) {
+        Job *j = *pj;
+        j->r = NULL;
+        if (j->worker) {
+            pj = &j->next; /* its thread comes back; the result is dropped */
+            continue;
+        }
+        *pj = j->next;
+        if (j->counted)
+            e->submitting--;
+        job_free(j);
+    }
+}
+
 void enroller_forget(Enroller *e, const Request *r) {
     Job *j = job_of(e, r);
     if (j)

@@ -20,6 +20,9 @@ bool enroller_can_start(const Enroller *e, const Request *r);
 uint64_t enroller_rate_free_at(const Enroller *e, const Request *r);
 /* Start the step r's state calls for. Returns 0 (started, or nothing to do) or -errno. */
 int enroller_start(Enroller *e, Request *r);
+/* Shutting down: drop network calls now; worker threads finish and their
+ * results are discarded. */
+void enroller_stop(Enroller *e);
 /* The request is going away: drop its work (results are discarded). */
 void enroller_forget(Enroller *e, const Request *r);
 

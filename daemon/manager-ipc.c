@@ -103,6 +103,15 @@ void manager_wake_waiters(Manager *m, Request *r) {
     }
 }
 
+void manager_drop_waiters(Manager *m) {
+    while (m->waiters) {
+        Waiter *w = m->waiters;
+        m->waiters = w->next;
+        free(w->id);
+        free(w);
+    }
+}
+
 void manager_ipc_gone(IpcConn *c, void *userdata) {
     Manager *m = userdata;
     Waiter *gone = ipc_conn_get_userdata(c);

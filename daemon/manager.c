@@ -17,6 +17,7 @@
 #include "daemon/schedule.h"
 #include "daemon/template.h"
 #include "daemon/util.h"
+#include "daemon/worker.h"
 
 uint64_t now_realtime_usec(void) {
     struct timespec ts;
@@ -100,11 +101,13 @@ void manager_free(Manager *m) {
     if (!m)
         return;
     ipc_server_free(m->ipc);
+    manager_drop_waiters(m);
     enroller_free(m->enroller);
     for (size_t i = 0; i < m->n_requests; i++)
         request_free(m->requests[i]);
     free(m->requests);
     sd_event_source_disable_unref(m->timer);
+    sd_event_source_disable_unref(m->stop_tick);
     sd_event_source_disable_unref(m->sigterm);
     sd_event_source_disable_unref(m->sigint);
     store_free(m->store);
@@ -345,7 +348,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 void manager_reschedule(Manager *m) {
-    if (!m->ready)
+    if (!m->ready || m->stopping)
         return;
     uint64_t now = now_realtime_usec();
     uint64_t next = m->next_check;
@@ -378,10 +381,41 @@ static void on_bad_state_file(const char *path, const AeError *err, void *userda
             err->message, path);
 }
 
+#define STOP_GRACE_USEC (20ULL * USEC_PER_SEC)
+
+/* Worker threads (key generation, Kerberos, signing) cannot be interrupted:
+ * exit once they have all come back, so none runs while the process tears
+ * its libraries down. Network calls are simply dropped: after a restart every
+ * request resumes from its last saved state. */
+static int on_stop_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+    Manager *m = userdata;
+    if (worker_running() == 0 || usec >= m->stop_deadline) {
+        if (worker_running() > 0)
+            log_msg(LOG_WARNING, "stopping with %u worker(s) still busy", worker_running());
+        sd_event_exit(m->event, 0);
+        return 0;
+    }
+    sd_event_source_set_time(s, usec + 20000);
+    sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+    return 0;
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
     Manager *m = userdata;
+    if (m->stopping)
+        return 0;
     log_msg(LOG_INFO, "stopping on signal %u", si->ssi_signo);
-    sd_event_exit(m->event, 0);
+    m->stopping = true;
+    sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
+    ipc_server_free(m->ipc);
+    m->ipc = NULL;
+    manager_drop_waiters(m);
+    enroller_stop(m->enroller);
+    uint64_t now;
+    sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+    m->stop_deadline = now + STOP_GRACE_USEC;
+    if (sd_event_add_time(m->event, &m->stop_tick, CLOCK_MONOTONIC, now, 1000, on_stop_tick, m) < 0)
+        sd_event_exit(m->event, 0);
     return 0;
 }
 

@@ -27,6 +27,9 @@ typedef struct Manager {
     uint64_t next_check;         /* CLOCK_REALTIME usec of the next full check */
     char *fqdn, *short_hostname;
     bool ready;
+    bool stopping;               /* SIGTERM: waiting for worker threads, then exit */
+    sd_event_source *stop_tick;
+    uint64_t stop_deadline;      /* CLOCK_MONOTONIC usec */
 } Manager;
 
 typedef struct ManagerOptions {
@@ -60,6 +63,8 @@ void manager_reschedule(Manager *m);
 void manager_ipc_handle(IpcConn *c, json_object *msg, uid_t peer_uid, pid_t peer_pid,
                         int passed_fd, void *userdata);
 void manager_ipc_gone(IpcConn *c, void *userdata);
+/* The connections are gone (shutdown): forget who was waiting. */
+void manager_drop_waiters(Manager *m);
 /* Answer waiters of r if it reached a final state for this round. */
 void manager_wake_waiters(Manager *m, Request *r);
 
