@@ -19,8 +19,8 @@ expect_error() {
     local cat=$1 re=$2 out
     shift 2
     if out=$("$@" 2>&1); then echo "succeeded: $out"; return 1; fi
-    printf '%s\n' "$out" | grep -q "^error \[$cat\]: " || { echo "wrong category: $out"; return 1; }
-    printf '%s\n' "$out" | grep -Eq -- "$re" || { echo "message does not match /$re/: $out"; return 1; }
+    grep -q "^error \[$cat\]: " <<<"$out" || { echo "wrong category: $out"; return 1; }
+    grep -Eq -- "$re" <<<"$out" || { echo "message does not match /$re/: $out"; return 1; }
 }
 # fetch_revealed : print the challenge value (tests only)
 fetch_revealed() { ae challenge --admin-url "$NDES_ADMIN_URL" --keytab "$KT" --reveal | sed -n 's/^challenge: [0-9]* chars: //p'; }

@@ -27,7 +27,7 @@ grep_out() { # PATTERN CMD...: the command's output (stdout+stderr) matches
     shift
     out=$("$@" 2>&1)
     printf '%s\n' "$out"
-    printf '%s\n' "$out" | grep -q -- "$pat"
+    grep -q -- "$pat" <<<"$out"
 }
 rc_is() { # RC CMD...
     local want=$1 rc

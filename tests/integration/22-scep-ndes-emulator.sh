@@ -15,7 +15,7 @@ mkdir -p "$W"
 openssl genrsa -out "$W/key.pem" 2048 2>/dev/null || bail "keygen"
 openssl genrsa -out "$W/key2.pem" 2048 2>/dev/null || bail "keygen"
 
-grep_out() { local pat=$1 out; shift; out=$("$@" 2>&1); printf '%s\n' "$out"; printf '%s\n' "$out" | grep -q -- "$pat"; }
+grep_out() { local pat=$1 out; shift; out=$("$@" 2>&1); printf '%s\n' "$out"; grep -q -- "$pat" <<<"$out"; }
 rc_is() { local want=$1 rc; shift; "$@"; rc=$?; echo "exit $rc (want $want)"; [ "$rc" = "$want" ]; }
 same_key() { [ "$(openssl x509 -in "$1" -noout -pubkey)" = "$(openssl pkey -in "$2" -pubout)" ]; }
 challenge() { ndes_emulator_challenge >"$W/$1" && [ -s "$W/$1" ]; }

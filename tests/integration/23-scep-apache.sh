@@ -25,7 +25,7 @@ challenge() { # NAME: a fresh challenge from the Kerberos-protected admin page i
     [ -s "$W/$1" ]
 }
 scep() { with_names "$AE" "$@" --ca-fingerprint "$SCEP_CA_FINGERPRINT" --allow-des; }
-grep_out() { local pat=$1 out; shift; out=$("$@" 2>&1); printf '%s\n' "$out"; printf '%s\n' "$out" | grep -q -- "$pat"; }
+grep_out() { local pat=$1 out; shift; out=$("$@" 2>&1); printf '%s\n' "$out"; grep -q -- "$pat" <<<"$out"; }
 rc_is() { local want=$1 rc; shift; "$@"; rc=$?; echo "exit $rc (want $want)"; [ "$rc" = "$want" ]; }
 same_key() { [ "$(openssl x509 -in "$1" -noout -pubkey)" = "$(openssl pkey -in "$2" -pubout)" ]; }
 

@@ -21,7 +21,7 @@
 kdc_kadmin() { # kdc_kadmin "QUERY" EXPECTED-OUTPUT-REGEX
     local out
     out=$(kadmin.local -r "$REALM_NAME" -q "$1" 2>&1)
-    if ! printf '%s\n' "$out" | grep -Eq -- "$2"; then
+    if ! grep -Eq -- "$2" <<<"$out"; then
         echo "kadmin.local '$1' failed:" >&2
         printf '%s\n' "$out" | grep -v '^Authenticating as' >&2
         return 1

@@ -161,7 +161,8 @@ free_port() {
     local p
     for _ in $(seq 1 200); do
         p=$((20000 + RANDOM % 40000))
-        if ! ss -Htan "sport = :$p" | grep -q . && ! ss -Huan "sport = :$p" | grep -q . \
+        # (no `| grep -q` under pipefail: an early exit of grep fails the pipe)
+        if [ -z "$(ss -Htan "sport = :$p")" ] && [ -z "$(ss -Huan "sport = :$p")" ] \
            && ! grep -qx "$p" "$REALM/.ports" 2>/dev/null; then
             echo "$p" >>"$REALM/.ports"
             echo "$p"
