@@ -34,3 +34,8 @@ TESTS += \
 	tests/integration/47-cli-diagnose.sh \
 	tests/integration/48-daemon-systemd.sh \
 	tests/integration/49-daemon-alerts.sh
+
+# A real Active Directory (Samba AD DC in a private namespace, tests/realm/samba.sh).
+TESTS += \
+	tests/integration/90-ad-machine.sh \
+	tests/integration/91-ad-user.sh
