@@ -640,71 +640,58 @@ static bool try_next_server(Job *j, const AeError *err) {
 
 /* --- step 1: credentials ------------------------------------------------ */
 
-typedef struct CredWork {
-    char *keytab, *principal;
+/* Blocking Kerberos work for a worker thread: a TGT from the keytab, or the
+ * Negotiate header for mscep.dll. */
+typedef struct KrbWork {
+    char *keytab, *principal; /* TGT */
+    char *url;                /* Negotiate header for this URL's host */
     KrbCreds *creds;
+    char *header;
     AeError err;
     int r;
-} CredWork;
+} KrbWork;
 
-static void cred_work_free(void *p) {
-    CredWork *w = p;
+static void krb_work_free(void *p) {
+    KrbWork *w = p;
     if (!w)
         return;
     krb_creds_free(w->creds);
     free(w->keytab);
     free(w->principal);
-    free(w);
-}
-
-static void *machine_creds_run(void *arg) {
-    CredWork *w = arg;
-    w->r = krb_creds_from_keytab(w->keytab, w->principal, &w->creds, &w->err);
-    return w;
-}
-
-typedef struct TokenWork {
-    KrbCreds *creds;
-    char *host;
-    char *url;
-    char *header;
-    AeError err;
-    int r;
-} TokenWork;
-
-static void token_work_free(void *p) {
-    TokenWork *w = p;
-    if (!w)
-        return;
-    krb_creds_free(w->creds);
     free(w->url);
     free(w->header);
     free(w);
 }
 
+static void *machine_creds_run(void *arg) {
+    KrbWork *w = arg;
+    w->r = krb_creds_from_keytab(w->keytab, w->principal, &w->creds, &w->err);
+    return w;
+}
+
 static void *token_run(void *arg) {
-    TokenWork *w = arg;
+    KrbWork *w = arg;
     w->r = ndes_scep_auth_header(w->creds, w->url, &w->header, &w->err);
     return w;
 }
 
 static void token_done(void *result, void *userdata) {
     Job *j = userdata;
-    TokenWork *w = result;
+    KrbWork *w = result;
     j->worker = NULL;
     if (!j->r) {
-        token_work_free(w);
+        krb_work_free(w);
         job_finish(j);
         return;
     }
     if (w->r < 0) {
         fail(j, &w->err);
-        token_work_free(w);
+        krb_work_free(w);
         return;
     }
     free(j->negotiate);
     j->negotiate = TAKE_PTR(w->header);
-    token_work_free(w);
+    krb_work_free(w);
     get_caps(j);
 }
 
@@ -714,33 +701,33 @@ static void after_creds(Job *j) {
         return;
     }
     /* NDES wants Negotiate on mscep.dll too: a token for that host, made off the loop. */
-    TokenWork *w = calloc(1, sizeof *w);
+    KrbWork *w = calloc(1, sizeof *w);
     if (!w || !(w->url = strdup(server_of(j)->scep_url))) {
-        token_work_free(w);
+        krb_work_free(w);
         fail_errno(j, -ENOMEM, AE_ERR_INTERNAL, "out of memory");
         return;
     }
     w->creds = krb_creds_ref(j->creds);
-    j->free_result = token_work_free;
+    j->free_result = krb_work_free;
     int k = worker_run(j->e->m->event, token_run, w, token_done, j, &j->worker);
     if (k < 0) {
-        token_work_free(w);
+        krb_work_free(w);
         fail_errno(j, k, AE_ERR_INTERNAL, "cannot start a worker");
     }
 }
 
 static void machine_creds_done(void *result, void *userdata) {
     Job *j = userdata;
-    CredWork *w = result;
+    KrbWork *w = result;
     j->worker = NULL;
     if (!j->r) {
-        cred_work_free(w);
+        krb_work_free(w);
         job_finish(j);
         return;
     }
     if (w->r < 0) {
         fail(j, &w->err);
-        cred_work_free(w);
+        krb_work_free(w);
         return;
     }
     Enroller *e = j->e;
@@ -750,7 +737,7 @@ static void machine_creds_done(void *result, void *userdata) {
     e->machine_creds_key = NULL;
     if (asprintf(&e->machine_creds_key, "%s|%s", w->keytab, w->principal ? w->principal : "") < 0)
         e->machine_creds_key = NULL;
-    cred_work_free(w);
+    krb_work_free(w);
     j->creds = krb_creds_ref(e->machine_creds);
     after_creds(j);
 }
@@ -799,16 +786,16 @@ static void get_creds(Job *j) {
         after_creds(j);
         return;
     }
-    CredWork *w = calloc(1, sizeof *w);
+    KrbWork *w = calloc(1, sizeof *w);
     if (!w || !(w->keytab = strdup(keytab)) || (principal && !(w->principal = strdup(principal)))) {
-        cred_work_free(w);
+        krb_work_free(w);
         fail_errno(j, -ENOMEM, AE_ERR_INTERNAL, "out of memory");
         return;
     }
-    j->free_result = cred_work_free;
+    j->free_result = krb_work_free;
     int k = worker_run(e->m->event, machine_creds_run, w, machine_creds_done, j, &j->worker);
     if (k < 0) {
-        cred_work_free(w);
+        krb_work_free(w);
         fail_errno(j, k, AE_ERR_INTERNAL, "cannot start a worker");
     }
 }
