@@ -158,7 +158,8 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
     pam_ae_options_parse(argc, argv, &c.opt, bad_option, pamh);
     int r = open_session(&c);
     if (c.opt.debug)
-        pam_syslog(pamh, LOG_DEBUG, "open_session: %s", pam_strerror(pamh, r));
+        pam_syslog(pamh, LOG_DEBUG, "open_session: %s after %lld ms", pam_strerror(pamh, r),
+                   now_ms() - c.start_ms);
     return r;
 }
 

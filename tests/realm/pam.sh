@@ -80,6 +80,7 @@ pam_login() {
 
 # pam_driver SERVICE USERFILE [-t THREADS] [-n LOGINS] : pam/pam-login-driver
 # (many logins from one process, threads at once) under pam_wrapper.
+# PAM_DRIVER_DEBUGLEVEL=0 keeps pam_wrapper quiet (no module messages in the log).
 PAM_AE_DRIVER=${PAM_AE_DRIVER:-$top_builddir/pam/pam-login-driver}
 pam_driver() {
     local svc=$1 users=$2
@@ -87,7 +88,7 @@ pam_driver() {
     env "${NAMES_ENV[@]}" \
         LD_PRELOAD="${PAM_ASAN_LIB:+$PAM_ASAN_LIB:}$PAM_WRAPPER_LIB:$NSS_WRAPPER_LIB" \
         PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$REALM/pam.d" PAM_WRAPPER_DISABLE_DEEPBIND=1 \
-        PAM_WRAPPER_DEBUGLEVEL=2 \
+        PAM_WRAPPER_DEBUGLEVEL="${PAM_DRIVER_DEBUGLEVEL:-2}" \
         "$PAM_AE_DRIVER" "$@" "$svc" "$users" 2> >(grep --line-buffered -v '^$' >>"$REALM/pam-driver.log")
 }
 
