@@ -53,7 +53,7 @@ ndes_stop
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 ctxt() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'; }
-start_ready_ms() { # start autoenrolld, print ms until `list` answers
+start_ready() { # start autoenrolld (not in a subshell: it must stay tracked); READY = ms until `list` answers
     local t0
     rm -f "$AE_SOCKET"
     t0=$(now_ms)
@@ -64,14 +64,15 @@ start_ready_ms() { # start autoenrolld, print ms until `list` answers
         kill -0 "$AE_PID" 2>/dev/null || bail "autoenrolld died: $(tail -3 "$REALM/autoenrolld.log")"
         sleep 0.005
     done
-    echo $(($(now_ms) - t0))
+    READY=$(($(now_ms) - t0))
 }
 rows=()
 for size in $sizes; do
     rm -rf "$AE_STATE"
     mkdir -p "$AE_STATE"
     [ "$size" -gt 0 ] && python3 "$top_srcdir/tests/tools/synth-state.py" "$W/template.json" "$AE_STATE" "$AE_OUT" "$size" t idle
-    ready=$(start_ready_ms)
+    start_ready
+    ready=$READY
     n=$(ae --json list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
     [ "$n" = "$size" ] || diag "size $size: the daemon lists $n requests"
     sleep 3

@@ -92,8 +92,24 @@ ok "every certificate verifies and matches its key" fault_check_outputs
 ok "one key file per file request, old keys removed" wait_for 20 sh -c "[ \$(find '$REALM/keys' -maxdepth 1 -name '*.key' | wc -l) = 15 ]"
 ok "one private key per token request, old keys removed" wait_for 20 sh -c "[ \$(pkcs11-tool --module '$SOFTHSM_MODULE' --token-label autoenroll --login --pin \$(cat '$SOFTHSM_PIN_FILE') --list-objects --type privkey 2>/dev/null | grep -c '^Private Key Object') = 6 ]"
 ok "no error left on any request" sh -c "! '$AE_CLI' --socket '$AE_SOCKET' --json list | grep -q last_error"
-ok "no temp files in the state dir" sh -c "! ls -a '$AE_STATE' | grep -qE 'tmp|~'"
-ok "no temp files beside the outputs" sh -c "! ls -a '$AE_OUT' | grep -qE 'tmp|~'"
+# A kill between mkostemp() and rename() in fileio_write_atomic() leaves
+# NAME.tmp.XXXXXX behind (state file, certificate, or a private key copy in
+# the file store); nothing removes it. Say what the kills left:
+diag "temp files left by the kills: $(find "$AE_STATE" "$AE_OUT" "$REALM/keys" -name '*.tmp.*' | sed "s|$REALM/||" | tr '\n' ' ')"
+# ... and check deterministically that a restart cleans up after such a kill.
+daemon_stop
+printf '{"version": 1, "id": "f01", "sta' >"$AE_STATE/f01.json.tmp.Ab12Cd"
+(umask 077 && openssl genrsa 2048 >"$REALM/keys/0123abcd.key.tmp.Ef34Gh" 2>/dev/null)
+printf 'partial\n' >"$AE_OUT/f01.pem.tmp.Ij56Kl"
+daemon_start
+sleep 1
+ok "the daemon starts beside a half-written state file" test "$(fault_count_state MONITORING)" = $total
+ok_todo "a restart removes the state dir's half-written temp files" "daemon/store.c store_load skips, never removes, *.json.tmp.*" \
+    sh -c "! ls -a '$AE_STATE' | grep -E 'tmp'"
+ok_todo "a restart removes half-written key files from the file store (private key copies)" "nothing removes *.key.tmp.* in the file store" \
+    sh -c "! ls -a '$REALM/keys' | grep -E 'tmp'"
+ok_todo "a restart (or the next save) removes half-written certificate files" "nothing removes CERT_FILE.tmp.*" \
+    sh -c "! ls -a '$AE_OUT' | grep -E 'tmp'"
 ok "no corrupt state file was set aside" sh -c "! ls '$AE_STATE' | grep -q corrupt"
 diag "challenges left unused in NDES's cache by the kills: $leaked"
-diag "kills: $kills; scepserver issued $(grep -c . "$SCEP_DEPOT/index.txt") certificates for $total requests x 2"
+diag "kills: $kills; scepserver issued $(grep -c . "$SCEP_DEPOT/index.txt") certificates (renew was asked for again and again)"

@@ -92,3 +92,21 @@ fault_proxy_mode() { # NAME MODE [ARG]
     printf '%s\n' "$*" >"$REALM/fp-$name.mode.tmp" && mv "$REALM/fp-$name.mode.tmp" "$REALM/fp-$name.mode"
     sleep 0.3 # the proxy looks at the file 10 times a second
 }
+
+# ok_todo DESCRIPTION REASON COMMAND... : a known bug, reported as TAP TODO
+# (the harness counts a failure as XFAIL and a pass as XPASS, i.e. "fixed:
+# drop the TODO").
+ok_todo() {
+    local what=$1 why=$2 out rc
+    shift 2
+    _tap_n=$((_tap_n + 1))
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        echo "ok $_tap_n - $what # TODO $why"
+    else
+        echo "not ok $_tap_n - $what # TODO $why"
+        printf '%s\n' "$out" | tail -n 10 | sed 's/^/#   /'
+    fi
+    return 0
+}
