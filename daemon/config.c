@@ -184,8 +184,10 @@ static int handle_ca(Parser *p, CaConfig *ca, const char *key, const char *value
             r = server_from_base(s, value);
         else {
             const char *admin = sp + strspn(sp, " \t");
-            if (asprintf(&s->scep_url, "%.*s", (int)(sp - value), value) < 0 ||
-                !(s->admin_url = strdup(admin)))
+            if (asprintf(&s->scep_url, "%.*s", (int)(sp - value), value) < 0)
+                return -ENOMEM;
+            /* "-": a plain SCEP server without an NDES admin page. */
+            if (!streq(admin, "-") && !(s->admin_url = strdup(admin)))
                 return -ENOMEM;
         }
         if (r < 0)
@@ -398,6 +400,11 @@ static int config_validate(Config *c, const char *name, AeError *err) {
         if (ca->n_servers == 0)
             return ae_error_set(err, -EINVAL, AE_ERR_CONFIG, "%s: [ca %s] needs a 'server ='",
                                 name, ca->name);
+        for (unsigned j = 0; j < ca->n_servers; j++)
+            if (ca->challenge == CHALLENGE_KERBEROS && !ca->servers[j].admin_url)
+                return ae_error_set(err, -EINVAL, AE_ERR_CONFIG,
+                                    "%s: [ca %s] challenge = kerberos needs an admin URL for "
+                                    "server %s", name, ca->name, ca->servers[j].scep_url);
         if (ca->challenge == CHALLENGE_STATIC && !ca->challenge_file)
             return ae_error_set(err, -EINVAL, AE_ERR_CONFIG,
                                 "%s: [ca %s] challenge = static needs challenge_file", name,

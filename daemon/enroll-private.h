@@ -69,7 +69,12 @@ struct Job {
     ScepCA *scep_ca;
     char *challenge;       /* secret: wiped on free */
     KrbCreds *creds;       /* borrowed */
-    char *negotiate;       /* "Negotiate <token>" for mscep.dll when the CA wants it */
+    /* "Authorization: Negotiate <token>" headers for mscep.dll when the CA wants
+     * them: one per request (GetCACaps, GetCACert, PKIOperation), since a
+     * Kerberos authenticator may be used once only. */
+#define NEGOTIATE_TOKENS 3
+    char *negotiate[NEGOTIATE_TOKENS];
+    unsigned negotiate_used;
     struct SubmitJob *submit;
     void (*free_result)(void *result); /* for a cancelled worker's result */
 };

@@ -93,13 +93,25 @@ static void submit_free(void *p) {
     free(s);
 }
 
+static void negotiate_clear(Job *j) {
+    for (unsigned i = 0; i < NEGOTIATE_TOKENS; i++) {
+        free(j->negotiate[i]);
+        j->negotiate[i] = NULL;
+    }
+    j->negotiate_used = 0;
+}
+
+/* The next unused Negotiate header, or NULL when the CA wants none. */
+static const char *next_negotiate(Job *j) {
+    return j->negotiate_used < NEGOTIATE_TOKENS ? j->negotiate[j->negotiate_used++] : NULL;
+}
+
 void submit_job_clear(Job *j) {
     krb_creds_free(j->creds);
     j->creds = NULL;
     secret_free(j->challenge);
     j->challenge = NULL;
-    free(j->negotiate);
-    j->negotiate = NULL;
+    negotiate_clear(j);
     submit_free(j->submit);
     j->submit = NULL;
     scep_ca_free(j->scep_ca);
@@ -231,7 +243,8 @@ static void check_reply_done(void *result, void *userdata) {
             s->current_key = NULL;
             X509_free(s->current_cert);
             s->current_cert = NULL;
-            get_challenge(j);
+            negotiate_clear(j); /* fresh tokens, fresh challenge */
+            after_creds(j);
             return;
         }
         fail(j, &err);
@@ -299,8 +312,8 @@ static void send_pkioperation(Job *j) {
     _cleanup_free_ char *full = NULL;
     HttpRequest req = {.timeout_ms = (unsigned)(j->ca->timeout_usec / 1000),
                        .cafile = j->ca->tls_ca_file, .max_body = SCEP_MAX_PKI_BODY};
-    const char *headers[2] = {j->negotiate, NULL};
-    req.headers = j->negotiate ? headers : NULL;
+    const char *headers[2] = {next_negotiate(j), NULL};
+    req.headers = headers[0] ? headers : NULL;
     int k;
     if (scep_caps_use_post(j->caps)) {
         k = scep_url_build(url, "PKIOperation", NULL, &full);
@@ -514,10 +527,10 @@ static void get_cacert(Job *j) {
         fail_errno(j, k, AE_ERR_CONFIG, "bad SCEP URL");
         return;
     }
-    const char *headers[2] = {j->negotiate, NULL};
+    const char *headers[2] = {next_negotiate(j), NULL};
     HttpRequest req = {.url = url, .cafile = j->ca->tls_ca_file, .max_body = SCEP_MAX_CACERT_BODY,
                        .timeout_ms = (unsigned)(j->ca->timeout_usec / 1000),
-                       .headers = j->negotiate ? headers : NULL};
+                       .headers = headers[0] ? headers : NULL};
     k = http_submit(j->e->http, &req, cacert_done, j, &j->call);
     if (k < 0)
         fail_errno(j, k, AE_ERR_NETWORK, "cannot ask for the CA certificates");
@@ -557,10 +570,10 @@ static void get_caps(Job *j) {
         fail_errno(j, k, AE_ERR_CONFIG, "bad SCEP URL");
         return;
     }
-    const char *headers[2] = {j->negotiate, NULL};
+    const char *headers[2] = {next_negotiate(j), NULL};
     HttpRequest req = {.url = url, .cafile = j->ca->tls_ca_file, .max_body = SCEP_MAX_CAPS_BODY,
                        .timeout_ms = (unsigned)(j->ca->timeout_usec / 1000),
-                       .headers = j->negotiate ? headers : NULL};
+                       .headers = headers[0] ? headers : NULL};
     k = http_submit(j->e->http, &req, caps_done, j, &j->call);
     if (k < 0)
         fail_errno(j, k, AE_ERR_NETWORK, "cannot reach NDES");
@@ -586,7 +599,7 @@ static ServerHealth *server_health(Enroller *e, const char *url, bool create) {
 
 static bool server_cooling(Enroller *e, const NdesServer *srv, uint64_t now) {
     ServerHealth *h = server_health(e, srv->scep_url, false);
-    ServerHealth *a = server_health(e, srv->admin_url, false);
+    ServerHealth *a = srv->admin_url ? server_health(e, srv->admin_url, false) : NULL;
     return (h && h->down_until > now) || (a && a->down_until > now);
 }
 
@@ -630,8 +643,7 @@ static bool try_next_server(Job *j, const AeError *err) {
     j->server = next;
     secret_free(j->challenge);
     j->challenge = NULL;
-    free(j->negotiate);
-    j->negotiate = NULL;
+    negotiate_clear(j);
     scep_ca_free(j->scep_ca);
     j->scep_ca = NULL;
     after_creds(j); /* credentials stay; the Negotiate token is per host */
@@ -646,7 +658,7 @@ typedef struct KrbWork {
     char *keytab, *principal; /* TGT */
     char *url;                /* Negotiate header for this URL's host */
     KrbCreds *creds;
-    char *header;
+    char *headers[NEGOTIATE_TOKENS];
     AeError err;
     int r;
 } KrbWork;
@@ -659,7 +671,8 @@ static void krb_work_free(void *p) {
     free(w->keytab);
     free(w->principal);
     free(w->url);
-    free(w->header);
+    for (unsigned i = 0; i < NEGOTIATE_TOKENS; i++)
+        free(w->headers[i]);
     free(w);
 }
 
@@ -671,7 +684,8 @@ static void *machine_creds_run(void *arg) {
 
 static void *token_run(void *arg) {
     KrbWork *w = arg;
-    w->r = ndes_scep_auth_header(w->creds, w->url, &w->header, &w->err);
+    for (unsigned i = 0; i < NEGOTIATE_TOKENS && w->r >= 0; i++)
+        w->r = ndes_scep_auth_header(w->creds, w->url, &w->headers[i], &w->err);
     return w;
 }
 
@@ -689,14 +703,15 @@ static void token_done(void *result, void *userdata) {
         krb_work_free(w);
         return;
     }
-    free(j->negotiate);
-    j->negotiate = TAKE_PTR(w->header);
+    negotiate_clear(j);
+    for (unsigned i = 0; i < NEGOTIATE_TOKENS; i++)
+        j->negotiate[i] = TAKE_PTR(w->headers[i]);
     krb_work_free(w);
     get_caps(j);
 }
 
 static void after_creds(Job *j) {
-    if (!j->ca->negotiate_scep || j->negotiate || !j->creds) {
+    if (!j->ca->negotiate_scep || j->negotiate[0] || !j->creds) {
         get_caps(j);
         return;
     }
@@ -753,7 +768,7 @@ static bool needs_kerberos(const CaConfig *ca) {
 static void get_creds(Job *j) {
     Enroller *e = j->e;
     Request *r = j->r;
-    if (!needs_kerberos(j->ca) || j->submit->poll) {
+    if (!needs_kerberos(j->ca) || (j->submit->poll && !j->ca->negotiate_scep)) {
         get_caps(j);
         return;
     }

@@ -33,7 +33,9 @@ TESTS += \
 	tests/integration/46-install-units.sh \
 	tests/integration/47-cli-diagnose.sh \
 	tests/integration/48-daemon-systemd.sh \
-	tests/integration/49-daemon-alerts.sh
+	tests/integration/49-daemon-alerts.sh \
+	tests/integration/50-daemon-ca-modes.sh \
+	tests/integration/51-daemon-static-challenge.sh
 
 # A real Active Directory (Samba AD DC in a private namespace, tests/realm/samba.sh).
 TESTS += \

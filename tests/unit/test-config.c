@@ -71,6 +71,7 @@ TEST(errors_name_file_and_line) {
                  "static without file");
     expect_error("[ca x]\nmax_concurrent = 3\n", "[ca x] needs a 'server ='", "CA without server");
     expect_error("[ca x]\nchallenge = maybe\n", "bad.conf:2: challenge must be", "bad enum");
+    expect_error("[ca x]\nserver = http://s/scep -\n", "needs an admin URL", "kerberos without admin page");
 }
 
 TEST(durations) {
