@@ -38,7 +38,17 @@ ok "the machine gets a TGT from the DC with its keytab" kinit -k -c "$REALM/mach
 dc_sid=$(samba_sid computer CLIENT)
 sid=$(ldap_sid "$REALM/machine.ccache" "(sAMAccountName=CLIENT\$)")
 ok "the DC knows the computer's objectSid ($dc_sid)" grep -Eq '^S-1-5-21-[0-9]+-[0-9]+-[0-9]+-[0-9]+$' <<<"$dc_sid"
-ok "LDAP (SASL GSSAPI as CLIENT\$) gives the same objectSid" test "$sid" = "$dc_sid"
+ok "ldapsearch (SASL GSSAPI as CLIENT\$) gives the same objectSid" test "$sid" = "$dc_sid"
+# daemon/sid.c (libldap, SASL GSSAPI with sealing) with the machine's own ticket.
+AE_SID=$top_builddir/tests/tools/ae-sid
+need "$AE_SID"
+sid=$("$AE_SID" "ldap://$AD_DC_HOST" "CLIENT\$" "FILE:$REALM/machine.ccache" 2>"$REALM/ae-sid.err")
+ok "sid_lookup() as CLIENT\$ gives the DC's objectSid" test "$sid" = "$dc_sid"
+"$AE_SID" "ldap://$AD_DC_HOST" "NOSUCH\$" "FILE:$REALM/machine.ccache" >/dev/null 2>"$REALM/ae-sid.err"
+ok "sid_lookup() of an unknown account: 'no account' (exit 2)" \
+    sh -c "test $? = 2 && grep -q 'no account NOSUCH' '$REALM/ae-sid.err'"
+err=$("$AE_SID" "ldap://$AD_DC_HOST" "CLIENT\$" "FILE:$REALM/empty.ccache" 2>&1)
+ok "sid_lookup() without tickets: a Kerberos error, no SID ($err)" grep -q '^kerberos: LDAP SASL GSSAPI bind failed' <<<"$err"
 
 # --- the CA: scepserver behind the NDES stand-in, Samba's KDC -------------
 scep_start --ndes-challenges

@@ -21,8 +21,10 @@ ok "no default route in the test namespace" test -z "$(ip -4 route show default)
 ok "alice gets a TGT from the DC with her AD password" samba_kinit_user alice "$REALM/alice-ldap.ccache"
 sid=$(ldap_sid "$REALM/alice-ldap.ccache" "(sAMAccountName=alice)")
 dc_sid=$(samba_sid user alice)
-ok "LDAP (SASL GSSAPI as alice) gives her objectSid ($sid)" grep -Eq '^S-1-5-21-[0-9-]+$' <<<"$sid"
+ok "ldapsearch (SASL GSSAPI as alice) gives her objectSid ($sid)" grep -Eq '^S-1-5-21-[0-9-]+$' <<<"$sid"
 ok "it is the objectSid samba-tool shows" test "$sid" = "$dc_sid"
+sid2=$("$top_builddir/tests/tools/ae-sid" "ldap://$AD_DC_HOST" alice "FILE:$REALM/alice-ldap.ccache" 2>&1)
+ok "sid_lookup() (daemon/sid.c) as alice gives the same" test "$sid2" = "$dc_sid"
 upn=$(samba_tool user show alice --attributes=userPrincipalName 2>/dev/null | sed -n 's/^userPrincipalName: //p')
 ok "the DC gave alice a UPN ($upn)" test -n "$upn"
 

@@ -119,7 +119,8 @@ samba_realm_start() {
     mkdir -p "$KRB5RCACHEDIR"
 
     local d=$REALM/samba adminpw t0=$SECONDS
-    mkdir -p "$d"
+    # Everything of this DC under $REALM (two test runs at once never meet in /run/samba).
+    mkdir -p "$d/run"
     adminpw=$(_samba_password Administrator) || bail "password"
     AD_ADMIN_PW=$REALM/Administrator.pw
     # -s /dev/null: never copy the host's smb.conf; no DNS forwarder: the
@@ -129,6 +130,9 @@ samba_realm_start() {
         --host-name=dc --host-ip="$AD_DC_IP" --adminpass="$adminpw" \
         --option="interfaces = ae-dc" --option="bind interfaces only = yes" \
         --option="dns forwarder = " --option="log file = $d/log.%m" \
+        --option="pid directory = $d/run" --option="ncalrpc dir = $d/run/ncalrpc" \
+        --option="winbindd socket directory = $d/run/winbindd" \
+        --option="ntp signd socket directory = $d/run/ntp_signd" \
         >"$d/provision.log" 2>&1 || { tail -n 20 "$d/provision.log" >&2; bail "samba-tool domain provision"; }
     diag "samba: provisioned in $((SECONDS - t0)) s"
     AD_SMB_CONF=$d/etc/smb.conf
