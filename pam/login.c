@@ -11,6 +11,7 @@
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -164,6 +165,12 @@ int pam_ae_open_ccache_as(const char *ccname, const char *user, uid_t uid, gid_t
     return 0;
 }
 
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static const char *get_str(json_object *o, const char *key) {
     json_object *v;
     if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
@@ -192,8 +199,20 @@ int pam_ae_login(const char *socket_path, uid_t uid, const char *profile, bool w
         json_object_object_add(req, "profile", json_object_new_string(profile));
     json_object_object_add(req, "wait", json_object_new_boolean(wait));
 
-    r = ipc_call(socket_path, req, ccache_fd, timeout_ms, &reply);
-    if (r == -ETIMEDOUT) {
+    /* A full listen queue makes a non-blocking Unix connect() fail at once
+     * (ipc_call reports it as -EAGAIN or, after the send, -ENOTCONN):
+     * nothing was delivered, so try again while the bound allows. */
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        long long left = deadline - now_ms();
+        r = ipc_call(socket_path, req, ccache_fd, (int)(left > 0 ? left : 1), &reply);
+        if ((r != -EAGAIN && r != -ENOTCONN) || deadline - now_ms() <= 20)
+            break;
+        struct timespec pause = {.tv_nsec = 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    if (r == -ETIMEDOUT || r == -EAGAIN || r == -ENOTCONN) {
+        r = -ETIMEDOUT;
         ae_error_set(err, r, AE_ERR_INTERNAL, "autoenrolld did not answer within %d ms", timeout_ms);
         goto out;
     }

@@ -42,7 +42,7 @@ typedef struct PamAeResult {
  * or NULL: the daemon's autoenroll profiles), passing ccache_fd. With wait,
  * the daemon answers once the first request is in place or failed. The whole
  * call ends by timeout_ms. Errors: -ENOENT/-ECONNREFUSED daemon not running,
- * -ETIMEDOUT no answer in time, -EREMOTEIO the daemon said no (err has its
+ * -ETIMEDOUT no answer (or a full listen queue) in time, -EREMOTEIO the daemon said no (err has its
  * category and message), -EBADMSG unreadable reply. */
 int pam_ae_login(const char *socket_path, uid_t uid, const char *profile, bool wait, int ccache_fd,
                  int timeout_ms, PamAeResult *ret, AeError *err);
