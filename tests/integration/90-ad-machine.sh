@@ -43,7 +43,8 @@ ok "ldapsearch (SASL GSSAPI as CLIENT\$) gives the same objectSid" test "$sid" =
 AE_SID=$top_builddir/tests/tools/ae-sid
 need "$AE_SID"
 sid=$("$AE_SID" "ldap://$AD_DC_HOST" "CLIENT\$" "FILE:$REALM/machine.ccache" 2>"$REALM/ae-sid.err")
-ok "sid_lookup() as CLIENT\$ gives the DC's objectSid" test "$sid" = "$dc_sid"
+sid_rc=$?
+ok "sid_lookup() as CLIENT\$ gives the DC's objectSid (and exits 0)" test "$sid_rc:$sid" = "0:$dc_sid"
 "$AE_SID" "ldap://$AD_DC_HOST" "NOSUCH\$" "FILE:$REALM/machine.ccache" >/dev/null 2>"$REALM/ae-sid.err"
 ok "sid_lookup() of an unknown account: 'no account' (exit 2)" \
     sh -c "test $? = 2 && grep -q 'no account NOSUCH' '$REALM/ae-sid.err'"
