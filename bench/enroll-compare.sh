@@ -107,13 +107,14 @@ for i in $(seq 1 "$runs"); do
     fi
 done
 
-# micromdm scepclient (generates its own key). It keeps its CSR in ./csr.pem
-# and reuses it (with the old challenge) when it exists: a fresh directory each run.
+# micromdm scepclient (generates its own key). It keeps its CSR in csr.pem
+# beside the key and reuses it (with the old challenge) when it exists: a fresh
+# directory each run.
 for i in $(seq 1 "$runs"); do
     c=$(scep_new_challenge)
     mkdir -p "$W/sc$i" && cd "$W/sc$i" || bail "cd"
     t0=$(now_ms)
-    scepclient -server-url "$SCEP_URL" -private-key "$W/sc$i.key" -certificate "$W/sc$i.pem" \
+    scepclient -server-url "$SCEP_URL" -private-key "$W/sc$i/key.pem" -certificate "$W/sc$i/cert.pem" \
         -challenge "$c" -cn "sc$i.$CLIENT_HOST" -keySize 2048 >"$W/sc.log" 2>&1 \
         || bail "scepclient failed: $(tail -3 "$W/sc.log")"
     echo $(($(now_ms) - t0)) >>"$W/sc"
@@ -139,7 +140,7 @@ for i in $(seq 1 "$runs"); do
     c=$(ndes_emulator_challenge) || bail "no challenge from the emulator"
     mkdir -p "$W/esc$i" && cd "$W/esc$i" || bail "cd"
     t0=$(now_ms)
-    if scepclient -server-url "$NDES_EMU_URL" -private-key "$W/esc$i.key" -certificate "$W/esc$i.pem" \
+    if scepclient -server-url "$NDES_EMU_URL" -private-key "$W/esc$i/key.pem" -certificate "$W/esc$i/cert.pem" \
         -challenge "$c" -cn "esc$i.$CLIENT_HOST" -keySize 2048 >"$W/esc.log" 2>&1; then
         echo $(($(now_ms) - t0)) >>"$W/e-sc"
     else
