@@ -326,6 +326,8 @@ static int handle_daemon(Parser *p, Config *c, const char *key, const char *valu
         r = set_str(&c->metrics_file, value);
     else if (streq(key, "hostname"))
         r = set_str(&c->hostname, value);
+    else if (streq(key, "ldap_uri"))
+        r = set_str(&c->ldap_uri, value);
     else if (streq(key, "renew_percent")) {
         if (parse_uint(value, 1, 90, &c->renew_percent) < 0)
             return parser_error(p, "renew_percent must be 1..90");
@@ -433,6 +435,10 @@ static int config_validate(Config *c, const char *name, AeError *err) {
             return -ENOMEM;
         if (!p->eku && set_str(&p->eku, "clientAuth") < 0)
             return -ENOMEM;
+        if (p->sid && streq(p->sid, "auto") && !c->ldap_uri)
+            return ae_error_set(err, -EINVAL, AE_ERR_CONFIG,
+                                "%s: [profile %s] sid = auto needs ldap_uri in [daemon]", name,
+                                p->name);
     }
     return 0;
 }
@@ -558,5 +564,6 @@ void config_free(Config *c) {
     free(c->socket_path);
     free(c->metrics_file);
     free(c->hostname);
+    free(c->ldap_uri);
     free(c);
 }

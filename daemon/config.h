@@ -59,7 +59,7 @@ typedef struct Profile {
     char *email;
     char *uri[CONFIG_MAX_SANS];
     unsigned n_uri;
-    char *sid;
+    char *sid;             /* "S-1-..." or "auto": looked up over LDAP at enrollment */
     char *eku;             /* comma list: clientAuth (default), serverAuth, ... */
     char *key_store;       /* pkcs11:... URI or file:/dir */
     unsigned key_bits;
@@ -78,6 +78,7 @@ typedef struct Config {
     char *socket_path;
     char *metrics_file;
     char *hostname;        /* FQDN; default from the system */
+    char *ldap_uri;        /* a DC, for sid = auto (objectSid over LDAP) */
     uint64_t check_interval_usec;
     uint64_t splay_usec;
     uint64_t renew_before_usec;

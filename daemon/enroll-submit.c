@@ -24,6 +24,7 @@
 #include "daemon/scep-message.h"
 #include "daemon/scep-url.h"
 #include "daemon/schedule.h"
+#include "daemon/sid.h"
 #include "daemon/util.h"
 #include "pkcs11/keystore.h"
 
@@ -652,11 +653,12 @@ static bool try_next_server(Job *j, const AeError *err) {
 
 /* --- step 1: credentials ------------------------------------------------ */
 
-/* Blocking Kerberos work for a worker thread: a TGT from the keytab, or the
- * Negotiate header for mscep.dll. */
+/* Blocking Kerberos work for a worker thread: a TGT from the keytab, the
+ * Negotiate headers for mscep.dll, or the account's objectSid over LDAP. */
 typedef struct KrbWork {
-    char *keytab, *principal; /* TGT */
-    char *url;                /* Negotiate header for this URL's host */
+    char *keytab, *principal; /* TGT; principal: also the account for the SID */
+    char *url;                /* Negotiate header for this URL's host; LDAP URI */
+    char *sid;
     KrbCreds *creds;
     char *headers[NEGOTIATE_TOKENS];
     AeError err;
@@ -671,6 +673,7 @@ static void krb_work_free(void *p) {
     free(w->keytab);
     free(w->principal);
     free(w->url);
+    free(w->sid);
     for (unsigned i = 0; i < NEGOTIATE_TOKENS; i++)
         free(w->headers[i]);
     free(w);
@@ -687,6 +690,61 @@ static void *token_run(void *arg) {
     for (unsigned i = 0; i < NEGOTIATE_TOKENS && w->r >= 0; i++)
         w->r = ndes_scep_auth_header(w->creds, w->url, &w->headers[i], &w->err);
     return w;
+}
+
+static void *sid_run(void *arg) {
+    KrbWork *w = arg;
+    SidQuery q = {.uri = w->url, .account = w->principal, .ccache = krb_creds_ccname(w->creds)};
+    w->r = sid_lookup(&q, &w->err, &w->sid);
+    return w;
+}
+
+static void after_sid(Job *j);
+
+static void sid_done(void *result, void *userdata) {
+    Job *j = userdata;
+    KrbWork *w = result;
+    j->worker = NULL;
+    if (!j->r) {
+        krb_work_free(w);
+        job_finish(j);
+        return;
+    }
+    if (w->r < 0) {
+        fail(j, &w->err);
+        krb_work_free(w);
+        return;
+    }
+    /* Known from now on: kept with the request, shown by `autoenroll status`. */
+    json_object *a = json_object_new_array();
+    json_object_array_add(a, json_object_new_string(w->sid));
+    json_object_object_add(j->r->sans, "sid", a);
+    free(j->submit->sid);
+    j->submit->sid = TAKE_PTR(w->sid);
+    log_req(LOG_INFO, j->r, NULL, "objectSid of %s is %s", w->principal, j->submit->sid);
+    krb_work_free(w);
+    after_sid(j);
+}
+
+/* sid = auto: read the account's objectSid from AD with the request's own tickets. */
+static void lookup_sid(Job *j) {
+    Request *r = j->r;
+    KrbWork *w = calloc(1, sizeof *w);
+    const char *principal = krb_creds_principal(j->creds);
+    const char *account = r->kind == KIND_USER ? r->user : principal;
+    if (!w || !account || !(w->principal = strndup(account, strcspn(account, "@"))) ||
+        !(w->url = strdup(j->e->m->config->ldap_uri))) {
+        krb_work_free(w);
+        fail_errno(j, -ENOMEM, AE_ERR_INTERNAL, "out of memory");
+        return;
+    }
+    w->creds = krb_creds_ref(j->creds);
+    j->free_result = krb_work_free;
+    int k = worker_run(j->e->m->event, sid_run, w, sid_done, j, &j->worker);
+    if (k < 0) {
+        krb_work_free(w);
+        fail_errno(j, k, AE_ERR_INTERNAL, "cannot start a worker");
+    }
 }
 
 static void token_done(void *result, void *userdata) {
@@ -711,6 +769,18 @@ static void token_done(void *result, void *userdata) {
 }
 
 static void after_creds(Job *j) {
+    if (j->submit->sid && streq(j->submit->sid, "auto")) {
+        if (!j->creds) {
+            fail_errno(j, -ENOKEY, AE_ERR_CONFIG, "sid = auto needs Kerberos credentials");
+            return;
+        }
+        lookup_sid(j);
+        return;
+    }
+    after_sid(j);
+}
+
+static void after_sid(Job *j) {
     if (!j->ca->negotiate_scep || j->negotiate[0] || !j->creds) {
         get_caps(j);
         return;
@@ -761,14 +831,15 @@ static bool creds_fresh(const KrbCreds *c, time_t margin) {
     return c && krb_creds_expiry(c) > time(NULL) + margin;
 }
 
-static bool needs_kerberos(const CaConfig *ca) {
-    return ca->challenge == CHALLENGE_KERBEROS || ca->negotiate_scep;
+static bool needs_kerberos(const Job *j) {
+    return j->ca->challenge == CHALLENGE_KERBEROS || j->ca->negotiate_scep ||
+           (j->submit->sid && streq(j->submit->sid, "auto"));
 }
 
 static void get_creds(Job *j) {
     Enroller *e = j->e;
     Request *r = j->r;
-    if (!needs_kerberos(j->ca) || (j->submit->poll && !j->ca->negotiate_scep)) {
+    if (!needs_kerberos(j) || (j->submit->poll && !j->ca->negotiate_scep)) {
         get_caps(j);
         return;
     }

@@ -117,6 +117,8 @@ KrbCreds *krb_creds_free(KrbCreds *c) {
     return NULL;
 }
 
+const char *krb_creds_ccname(const KrbCreds *c) { return c ? c->ccname : NULL; }
+
 const char *krb_creds_principal(const KrbCreds *c) { return c ? c->principal : NULL; }
 time_t krb_creds_expiry(const KrbCreds *c) { return c ? c->expiry : 0; }
 bool krb_creds_is_machine(const KrbCreds *c) { return c && c->machine; }

@@ -46,6 +46,9 @@ KrbCreds *krb_creds_free(KrbCreds *c);
 static inline void krb_creds_freep(KrbCreds **c) { krb_creds_free(*c); }
 
 const char *krb_creds_principal(const KrbCreds *c); /* "CLIENT$@REALM" */
+/* The private cache's name ("MEMORY:..."), for libraries that take a cache
+ * name per thread (gss_krb5_ccache_name), e.g. an LDAP SASL/GSSAPI bind. */
+const char *krb_creds_ccname(const KrbCreds *c);
 time_t krb_creds_expiry(const KrbCreds *c);         /* TGT end time */
 bool krb_creds_is_machine(const KrbCreds *c);
 /* Renew before use when less than `margin` seconds are left (machine creds

@@ -68,6 +68,7 @@ socket = $AE_SOCKET
 splay = 0
 backoff_min = 2s
 backoff_max = 5s
+ldap_uri = ldap://$AD_DC_HOST
 
 [ca ad]
 server = $NDES_URL
@@ -77,7 +78,7 @@ allow_des = yes
 [profile machine]
 kind = machine
 ca = ad
-sid = $sid
+sid = auto
 cert_file = $AE_OUT/machine.pem
 CONF
 # Not through daemon_start: no nss_wrapper, the names come from the
@@ -94,6 +95,7 @@ ok "it chains to the CA" openssl verify -CAfile "$SCEP_CA_CERT" "$cert"
 ok "subject CN is the FQDN the system gave" sh -c "openssl x509 -in '$cert' -noout -subject | grep -q 'CN *= *$CLIENT_HOST'"
 sans=$(openssl x509 -in "$cert" -noout -ext subjectAltName 2>&1)
 ok "SAN dNSName is the host" grep -q "DNS:$CLIENT_HOST" <<<"$sans"
+ok "the daemon looked the objectSid up itself (sid = auto)" test "$(ae_field machine sans.sid)" = "['$dc_sid']"
 ok "SAN URI carries the computer's objectSid (strong mapping)" \
     grep -q "URI:tag:microsoft.com,2022-09-14:sid:$dc_sid" <<<"$sans"
 ok "NDES saw the machine account CLIENT\$ from the join's keytab (default principal)" \

@@ -38,6 +38,7 @@ cat >"$AE_CONF" <<CONF
 state_dir = $AE_STATE
 socket = $AE_SOCKET
 splay = 0
+ldap_uri = ldap://$AD_DC_HOST
 
 [ca ad]
 server = $NDES_URL
@@ -48,7 +49,7 @@ allow_des = yes
 kind = user
 ca = ad
 autoenroll = yes
-sid = $sid
+sid = auto
 key_store = file:$REALM/userkeys/%{user}
 cert_file = $REALM/userout/%{user}/user.pem
 CONF
