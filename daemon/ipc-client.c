@@ -93,8 +93,19 @@ int ipc_call(const char *socket_path, json_object *request, int fd_to_pass, int 
     _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        if (errno != EINPROGRESS && errno != EAGAIN)
+    /* On a Unix socket EAGAIN means the daemon's listen queue is full (a burst
+     * of logins): try again until the deadline rather than fail. */
+    while (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN) {
+            if (now_ms() >= deadline)
+                return -ETIMEDOUT;
+            struct timespec pause = {.tv_nsec = 5 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        if (errno != EINPROGRESS)
             return -errno;
         int r = wait_fd(fd, POLLOUT, deadline);
         if (r < 0)
@@ -103,6 +114,7 @@ int ipc_call(const char *socket_path, json_object *request, int fd_to_pass, int 
         socklen_t el = sizeof err;
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err)
             return -(err ? err : errno);
+        break;
     }
 
     size_t len;

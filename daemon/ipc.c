@@ -232,7 +232,7 @@ int ipc_server_new(sd_event *e, const char *path, int listen_fd, ipc_handler_fn 
         }
         unlink(path);
         if (bind(s->listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(path, 0666) < 0 ||
-            listen(s->listen_fd, 128) < 0) {
+            listen(s->listen_fd, SOMAXCONN) < 0) { /* a login burst waits, not fails */
             r = -errno;
             goto fail;
         }

@@ -167,6 +167,7 @@ static int ensure_user_request(Manager *m, const Profile *p, uid_t uid, const ch
     char id[80];
     snprintf(id, sizeof id, "%s-%u", p->name, (unsigned)uid);
     Request *r = manager_find(m, id);
+    bool changed = false;
     if (!r) {
         struct passwd *pw = getpwuid(uid);
         if (!pw)
@@ -175,16 +176,21 @@ static int ensure_user_request(Manager *m, const Profile *p, uid_t uid, const ch
         int k = manager_add_from_profile(m, p, uid, pw->pw_name, principal, err, &r);
         if (k < 0)
             return k;
+        changed = true;
     } else if (principal && (!r->principal || !r->subject)) {
         request_set_str(&r->principal, principal);
         if (!r->subject && manager_expand_profile(m, r, p, err) < 0)
             return -EINVAL;
+        changed = true;
     }
-    /* New tickets clear NEED_CREDENTIALS; a due renewal starts now. */
+    /* New tickets clear NEED_CREDENTIALS; otherwise nothing on disk changes
+     * (a login burst must not cost an fsync per login): just look again. */
     if (r->state == STATE_NEED_CREDENTIALS)
         manager_kick(m, r);
-    else
+    else if (changed)
         manager_request_changed(m, r);
+    else
+        manager_reschedule(m);
     *ret = r;
     return 0;
 }

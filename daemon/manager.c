@@ -108,6 +108,7 @@ void manager_free(Manager *m) {
     free(m->requests);
     sd_event_source_disable_unref(m->timer);
     sd_event_source_disable_unref(m->stop_tick);
+    sd_event_source_disable_unref(m->metrics_defer);
     sd_event_source_disable_unref(m->sigterm);
     sd_event_source_disable_unref(m->sigint);
     store_free(m->store);
@@ -277,17 +278,32 @@ int manager_remove(Manager *m, Request *r) {
     return 0;
 }
 
+static int on_metrics(sd_event_source *s, void *userdata) {
+    Manager *m = userdata;
+    int k = metrics_write(m, now_realtime_usec());
+    if (k < 0)
+        log_msg(LOG_WARNING, "cannot write metrics file %s: %s", m->config->metrics_file,
+                strerror(-k));
+    return 0;
+}
+
+/* The metrics file is rewritten once per loop iteration, however many
+ * requests changed in it (a login burst, a renewal storm). */
+static void metrics_soon(Manager *m) {
+    if (!m->config->metrics_file)
+        return;
+    if (!m->metrics_defer &&
+        sd_event_add_defer(m->event, &m->metrics_defer, on_metrics, m) < 0)
+        return;
+    sd_event_source_set_enabled(m->metrics_defer, SD_EVENT_ONESHOT);
+}
+
 void manager_request_changed(Manager *m, Request *r) {
     AeError err = {0};
     if (store_save(m->store, r, &err) < 0)
         log_req(LOG_ERR, r, NULL, "%s", err.message);
     manager_wake_waiters(m, r);
-    if (m->config->metrics_file) {
-        int k = metrics_write(m, now_realtime_usec());
-        if (k < 0)
-            log_msg(LOG_WARNING, "cannot write metrics file %s: %s", m->config->metrics_file,
-                    strerror(-k));
-    }
+    metrics_soon(m);
     manager_reschedule(m);
 }
 

@@ -29,6 +29,7 @@ typedef struct Manager {
     bool ready;
     bool stopping;               /* SIGTERM: waiting for worker threads, then exit */
     sd_event_source *stop_tick;
+    sd_event_source *metrics_defer;
     uint64_t stop_deadline;      /* CLOCK_MONOTONIC usec */
 } Manager;
 
