@@ -2,8 +2,9 @@
 # The main job, on a fresh Debian 12 machine (as root): install packages,
 # build, bring up the self-contained test realm (MIT KDC, Apache +
 # mod_auth_gssapi as NDES, scepserver, SoftHSM), run autoenrolld, and watch it
-# enroll and track a machine certificate (key in SoftHSM) and a user
-# certificate (alice, with her own Kerberos tickets). Then `autoenroll list`.
+# enroll and track a machine certificate (key in SoftHSM) and user
+# certificates (alice asks with her own Kerberos tickets; bob logs in through
+# PAM with pam_krb5 + pam_autoenroll). Then `autoenroll list`.
 # Everything runs on loopback or in a private network namespace and is
 # stopped at the end (--keep leaves it running until Enter is pressed).
 set -uo pipefail
@@ -21,6 +22,7 @@ export top_srcdir=$top top_builddir=$top/build
 . "$top/tests/realm/ndes.sh"
 . "$top/tests/realm/softhsm.sh"
 . "$top/tests/realm/daemon.sh"
+. "$top/tests/realm/pam.sh"
 step() { printf '\n== %s\n' "$*"; }
 
 realm_init
@@ -45,6 +47,12 @@ as_user alice env KRB5CCNAME="FILE:$REALM/alice.ccache" "$AE_CLI" --socket "$AE_
 echo "alice's certificate:"
 openssl x509 -in "$REALM/userout/alice/user.pem" -noout -subject -dates | sed 's/^/  /'
 
+step "bob logs in through PAM (pam_krb5 + pam_autoenroll wait=60): his certificate comes with the login"
+pam_setup
+pam_service login socket="$AE_SOCKET" wait=60
+pam_login login bob || { tail -5 "$REALM/pam-bob.log"; exit 1; }
+openssl x509 -in "$REALM/userout/bob/user.pem" -noout -subject -dates | sed 's/^/  /'
+
 step "autoenroll list"
 ae list
 step "what alice sees (her own requests only)"
@@ -52,7 +60,7 @@ as_user alice "$AE_CLI" --socket "$AE_SOCKET" list
 step "renew the machine certificate now (new key; the old one goes once the new one is saved)"
 ae renew machine --wait | grep -E "state|serial|not after|key"
 
-pass "demo finished: a machine and a user certificate enrolled and tracked"
+pass "demo finished: a machine and two user certificates enrolled and tracked"
 if [ $keep = 1 ]; then
     echo "The realm stays up: AUTOENROLL_SOCKET=$AE_SOCKET $AE_CLI list. Press Enter to stop."
     read -r _
