@@ -692,6 +692,24 @@ static void *token_run(void *arg) {
     return w;
 }
 
+/* The common start of a Kerberos worker's done(): the work when the job goes
+ * on, NULL when the request is gone or the work failed (then it is handled). */
+static KrbWork *krb_work_take(Job *j, void *result) {
+    KrbWork *w = result;
+    j->worker = NULL;
+    if (!j->r) {
+        krb_work_free(w);
+        job_finish(j);
+        return NULL;
+    }
+    if (w->r < 0) {
+        fail(j, &w->err);
+        krb_work_free(w);
+        return NULL;
+    }
+    return w;
+}
+
 static void *sid_run(void *arg) {
     KrbWork *w = arg;
     SidQuery q = {.uri = w->url, .account = w->principal, .ccache = krb_creds_ccname(w->creds)};
@@ -703,18 +721,9 @@ static void after_sid(Job *j);
 
 static void sid_done(void *result, void *userdata) {
     Job *j = userdata;
-    KrbWork *w = result;
-    j->worker = NULL;
-    if (!j->r) {
-        krb_work_free(w);
-        job_finish(j);
+    KrbWork *w = krb_work_take(j, result);
+    if (!w)
         return;
-    }
-    if (w->r < 0) {
-        fail(j, &w->err);
-        krb_work_free(w);
-        return;
-    }
     /* Known from now on: kept with the request, shown by `autoenroll status`. */
     json_object *a = json_object_new_array();
     json_object_array_add(a, json_object_new_string(w->sid));
@@ -749,18 +758,9 @@ static void lookup_sid(Job *j) {
 
 static void token_done(void *result, void *userdata) {
     Job *j = userdata;
-    KrbWork *w = result;
-    j->worker = NULL;
-    if (!j->r) {
-        krb_work_free(w);
-        job_finish(j);
+    KrbWork *w = krb_work_take(j, result);
+    if (!w)
         return;
-    }
-    if (w->r < 0) {
-        fail(j, &w->err);
-        krb_work_free(w);
-        return;
-    }
     negotiate_clear(j);
     for (unsigned i = 0; i < NEGOTIATE_TOKENS; i++)
         j->negotiate[i] = TAKE_PTR(w->headers[i]);
@@ -803,18 +803,9 @@ static void after_sid(Job *j) {
 
 static void machine_creds_done(void *result, void *userdata) {
     Job *j = userdata;
-    KrbWork *w = result;
-    j->worker = NULL;
-    if (!j->r) {
-        krb_work_free(w);
-        job_finish(j);
+    KrbWork *w = krb_work_take(j, result);
+    if (!w)
         return;
-    }
-    if (w->r < 0) {
-        fail(j, &w->err);
-        krb_work_free(w);
-        return;
-    }
     Enroller *e = j->e;
     krb_creds_free(e->machine_creds);
     e->machine_creds = TAKE_PTR(w->creds);
