@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """Synthesize N tracked requests for the benchmarks from one real state file.
 
-    synth-state.py TEMPLATE.json STATE_DIR OUT_DIR N PREFIX due|idle [KEY_DIR]
+    synth-state.py TEMPLATE.json STATE_DIR OUT_DIR N PREFIX due|idle|new [KEY_DIR]
 
 Each copy gets its own id (PREFIX00001...), cert_file/chain_file in OUT_DIR
 and, with KEY_DIR (file store), its own copy of the template's key. "due":
 not_before/not_after moved so the renewal time has passed; "idle": the
-template's real validity (nothing due for months).
+template's real validity (nothing due for months). "new": not enrolled yet
+(NEED_KEY, no key, no certificate): the daemon enrolls them all at start-up
+(a config holds at most 32 profiles; this is how to get 100 at once).
 """
 import hashlib
 import json
@@ -39,7 +41,11 @@ for i in range(1, n + 1):
     if mode == "due":
         r["not_before"] = now - 100000
         r["not_after"] = now + 3600
-    if key_dir:
+    if mode == "new":
+        r["state"] = "NEED_KEY"
+        for k in ("key_ref", "cert_pem", "chain_pem", "serial", "not_before", "not_after", "last_success"):
+            r.pop(k, None)
+    if key_dir and mode != "new":
         ref = hashlib.sha1(rid.encode()).hexdigest()
         shutil.copyfile(os.path.join(key_dir, tmpl["key_ref"] + ".key"), os.path.join(key_dir, ref + ".key"))
         os.chmod(os.path.join(key_dir, ref + ".key"), 0o600)
