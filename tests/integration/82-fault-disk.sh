@@ -8,7 +8,7 @@
 # itself once space (or write access) is back.
 if [ -z "${AE_FAULT_MOUNTNS:-}" ]; then
     command -v unshare >/dev/null || { echo "not ok 1 - missing tool: unshare"; echo "1..1"; exit 1; }
-    AE_FAULT_MOUNTNS=1 exec unshare -m --propagation private "$BASH" "$0" "$@"
+    AE_FAULT_MOUNTNS=1 exec unshare -m --propagation private "${BASH:-/bin/bash}" "$0" "$@"
 fi
 . "$top_srcdir/tests/realm/lib.sh"
 . "$top_srcdir/tests/realm/kdc.sh"
