@@ -2,6 +2,7 @@
 #include "daemon/fileio.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -139,4 +140,34 @@ int fileio_mkdir_p(const char *path, mode_t mode) {
     if (mkdir(p, mode) < 0 && errno != EEXIST)
         return -errno;
     return 0;
+}
+
+/* NAME.tmp.XXXXXX, as mkostemp() makes it above. */
+static int is_temp_name(const char *name, const char *prefix) {
+    size_t n = strlen(name);
+    if (n < 11 || strncmp(name + n - 11, ".tmp.", 5) != 0)
+        return 0;
+    if (!prefix)
+        return 1;
+    size_t p = strlen(prefix);
+    return n == p + 11 && strncmp(name, prefix, p) == 0;
+}
+
+int fileio_remove_stale_temps(const char *dir, const char *prefix) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !is_temp_name(de->d_name, prefix))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }

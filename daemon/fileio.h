@@ -22,3 +22,9 @@ int fileio_read_fd(int fd, size_t max, char **ret_data, size_t *ret_len);
 
 /* mkdir -p with the given mode for directories it creates. Returns 0 or -errno. */
 int fileio_mkdir_p(const char *path, mode_t mode);
+
+/* Remove what an interrupted fileio_write_atomic() left in dir: files named
+ * <prefix>.tmp.XXXXXX (any name when prefix is NULL). A crash between the
+ * temp file and the rename leaves one; it may hold a private key copy.
+ * Returns the number removed, or -errno. */
+int fileio_remove_stale_temps(const char *dir, const char *prefix);

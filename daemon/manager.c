@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "daemon/enroll.h"
+#include "daemon/fileio.h"
 #include "daemon/log.h"
 #include "daemon/schedule.h"
 #include "daemon/template.h"
@@ -455,6 +456,18 @@ int manager_start(Manager *m, AeError *err) {
         if (before != list[i]->state)
             log_req(LOG_NOTICE, list[i], NULL, "resuming from %s after a restart",
                     request_state_to_string(before));
+    }
+
+    /* A crash in the middle of writing a file key (or its certificate) leaves
+     * NAME.tmp.XXXXXX, possibly a private key copy: sweep the file stores now,
+     * before any job writes to them. */
+    for (size_t i = 0; i < n; i++) {
+        const char *ks = list[i]->key_store;
+        if (ks && strncmp(ks, "file:", 5) == 0) {
+            int k = fileio_remove_stale_temps(ks + 5 + (strncmp(ks + 5, "//", 2) == 0 ? 2 : 0), NULL);
+            if (k > 0)
+                log_req(LOG_NOTICE, list[i], NULL, "removed %d half-written file(s) from %s", k, ks);
+        }
     }
 
     /* Autoenrollment: the machine's requests exist from the first start on. */

@@ -48,6 +48,10 @@ static int write_one(const char *path, const char *pem, uid_t uid, gid_t gid, Ae
                 return ae_error_set(err, -errno, AE_ERR_STORAGE, "cannot chown %s: %m", dir);
         }
     }
+    /* A crash in an earlier write may have left NAME.tmp.XXXXXX beside it. */
+    const char *base = strrchr(path, '/');
+    if (slash && slash != dir)
+        fileio_remove_stale_temps(dir, base ? base + 1 : path);
     int k = fileio_write_atomic(path, pem, strlen(pem), 0644, uid, gid);
     if (k < 0)
         return ae_error_set(err, k, AE_ERR_STORAGE, "cannot write %s: %s", path, strerror(-k));

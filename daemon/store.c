@@ -22,6 +22,8 @@ int store_open(const char *dir, Store **ret) {
     int r = fileio_mkdir_p(dir, 0700);
     if (r < 0)
         return r;
+    /* Half-written state files from a crash: the real ones are intact. */
+    fileio_remove_stale_temps(dir, NULL);
     Store *s = calloc(1, sizeof *s);
     if (!s || !(s->dir = strdup(dir))) {
         free(s);

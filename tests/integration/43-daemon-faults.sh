@@ -85,3 +85,16 @@ ok "the PEM certificate matches the key in use" sh -c "[ \"\$(openssl x509 -in '
 wait_for 10 sh -c "[ \$(ls '$REALM/keys' | grep -c '\.key\$') = 1 ]"
 keys=$(ls "$REALM/keys" | grep -c '\.key$')
 ok "no orphan keys after interrupted renewals: $keys" test "$keys" = 1
+
+# What a kill between a temp file and its rename leaves (NAME.tmp.XXXXXX: a
+# state file, a private key copy, a certificate) is removed by the next start
+# or the next save of that file.
+daemon_stop
+printf '{"version": 1, "id": "f01", "sta' >"$AE_STATE/f01.json.tmp.Ab12Cd"
+(umask 077 && openssl genrsa 2048 >"$REALM/keys/0123abcd.key.tmp.Ef34Gh" 2>/dev/null)
+printf 'partial\n' >"$AE_OUT/machine.pem.tmp.Ij56Kl"
+daemon_start
+ok "a restart removes half-written state files" sh -c "! ls -a '$AE_STATE' | grep -q 'tmp'"
+ok "a restart removes half-written key files (private key copies)" sh -c "! ls -a '$REALM/keys' | grep -q 'tmp'"
+ae renew machine --wait >/dev/null
+ok "the next save removes a half-written certificate file" sh -c "! ls -a '$AE_OUT' | grep -q 'tmp'"

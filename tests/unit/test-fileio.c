@@ -68,6 +68,23 @@ TEST(mkdir_p) {
     is_int(fileio_mkdir_p(p, 0700), 0, "again is fine");
 }
 
+TEST(stale_temps) {
+    _cleanup_free_ char *sub = path_in_dir("temps");
+    fileio_mkdir_p(sub, 0700);
+    const char *names[] = {"a.pem.tmp.Ab12Cd", "a.pem", "b.key.tmp.XyZ123", "a.pem.tmp.short", "a.pemx.tmp.Ab12Cd"};
+    for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", sub, names[i]);
+        fileio_write_atomic(p, "x", 1, 0600, FILEIO_KEEP_OWNER, (gid_t)-1);
+    }
+    is_int(fileio_remove_stale_temps(sub, "a.pem"), 1, "only a.pem's temp file");
+    is_int(fileio_remove_stale_temps(sub, NULL), 2, "any temp file (not the short suffix)");
+    char p[512];
+    snprintf(p, sizeof p, "%s/a.pem", sub);
+    ok(access(p, F_OK) == 0, "the real file stays");
+    is_int(fileio_remove_stale_temps("/nonexistent-dir", NULL), 0, "missing dir is fine");
+}
+
 int main(void) {
     if (!mkdtemp(dir))
         return 99;
