@@ -81,8 +81,8 @@ daemon_start() {
     realm_spawn autoenrolld env "${NAMES_ENV[@]}" "$AE_DAEMON" --config "$AE_CONF" --conf-d "$REALM/conf.d" \
         --log-target stderr --debug
     AE_PID=$PID_autoenrolld
-    wait_for 15 test -S "$AE_SOCKET" || bail "autoenrolld did not start: $(tail -5 "$REALM/autoenrolld.log")"
-    wait_for 10 ae list || bail "autoenrolld does not answer: $(tail -5 "$REALM/autoenrolld.log")"
+    wait_for 30 test -S "$AE_SOCKET" || bail "autoenrolld did not start: $(tail -5 "$REALM/autoenrolld.log")"
+    wait_for 30 ae list || bail "autoenrolld does not answer: $(tail -5 "$REALM/autoenrolld.log")"
 }
 
 daemon_stop() {

@@ -139,7 +139,7 @@ kdc_start() {
 kdc_start_again() {
     realm_spawn krb5kdc krb5kdc -n -r "$REALM_NAME" -P "$REALM/kdc/krb5kdc.pid"
     KDC_PID=$PID_krb5kdc
-    wait_for 10 port_open "$KDC_PORT" || { cat "$REALM/krb5kdc.log" "$REALM/kdc/krb5kdc.log" >&2; bail "krb5kdc did not start"; }
+    wait_for 30 port_open "$KDC_PORT" || { cat "$REALM/krb5kdc.log" "$REALM/kdc/krb5kdc.log" >&2; bail "krb5kdc did not start"; }
 }
 
 kdc_stop() {

@@ -185,7 +185,7 @@ ndes_start() {
     KRB5RCACHEDIR="$NDES_DIR/rcache" KRB5_KTNAME="$REALM/http.keytab" \
         realm_spawn apache2 apache2 -f "$NDES_DIR/httpd.conf" -DFOREGROUND
     NDES_PID=$PID_apache2
-    wait_for 10 port_open "$NDES_PORT" && wait_for 10 port_open "$NDES_TLS_PORT" \
+    wait_for 30 port_open "$NDES_PORT" && wait_for 30 port_open "$NDES_TLS_PORT" \
         || { cat "$REALM/apache2.log" "$NDES_DIR/error.log" >&2; bail "apache2 did not start"; }
 }
 
