@@ -217,6 +217,10 @@ static const char *fail_state_reason(RequestState s) {
     }
 }
 
+/* A CA's "no" is final only when it says it again: a challenge spent by a
+ * crash, or a busy CA's transient refusal, deserve a fresh try. */
+#define REJECTIONS_BEFORE_GIVING_UP 3
+
 void job_fail(Job *j, const AeError *err) {
     Request *r = j->r;
     if (!r)
@@ -227,7 +231,8 @@ void job_fail(Job *j, const AeError *err) {
 
     if (streq(err->category, AE_ERR_CREDENTIALS) && r->kind == KIND_USER)
         next = STATE_NEED_CREDENTIALS;
-    else if (streq(err->category, AE_ERR_REJECTED) || streq(err->category, AE_ERR_CONFIG))
+    else if (streq(err->category, AE_ERR_CONFIG) ||
+             (streq(err->category, AE_ERR_REJECTED) && r->attempts + 1 >= REJECTIONS_BEFORE_GIVING_UP))
         next = STATE_CA_REJECTED;
     else if (r->state == STATE_PENDING)
         next = STATE_PENDING; /* keep the transaction: poll again later */
@@ -455,9 +460,11 @@ static void retire_done(void *result, void *userdata) {
     Job *j = userdata;
     Request *r = j->r;
     if (r) {
-        if (w->r < 0 && w->r != -ENOKEY)
+        if (w->r < 0 && w->r != -ENOKEY) {
+            /* Tried again later (the token may be back), never in a tight loop. */
             log_req(LOG_WARNING, r, NULL, "old key %s not removed: %s", w->new_ref, w->err.message);
-        else
+            r->next_action = now_realtime_usec() + j->e->m->config->backoff_max_usec;
+        } else
             request_set_str(&r->retired_key_ref, NULL);
     }
     save_work_free(w);

@@ -348,7 +348,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Request *r = m->requests[i];
         if (enroller_busy(m->enroller, r) || request_due(m, r) > now)
             continue;
-        if (r->state == STATE_MONITORING) {
+        if (r->state == STATE_MONITORING && !r->retired_key_ref) {
             /* Renewal time has come: keep the current certificate, make a new one. */
             log_req(LOG_INFO, r, NULL, "renewal due (not after %lld)", (long long)r->not_after);
             r->state = STATE_NEED_KEY;

@@ -35,6 +35,8 @@ uint64_t schedule_splay(uint64_t splay_usec, double rnd) {
 uint64_t schedule_next_due(const Request *r, const Config *c, const Profile *p) {
     switch (r->state) {
     case STATE_MONITORING: {
+        if (r->retired_key_ref)
+            return r->next_action; /* the old key of a finished renewal is still to go */
         uint64_t before = p && p->renew_before_usec ? p->renew_before_usec : c->renew_before_usec;
         uint64_t renew = schedule_renew_at(r->not_before, r->not_after, before, c->renew_percent);
         return r->next_action > renew ? r->next_action : renew;
