@@ -4,7 +4,8 @@
 # listening socket), getcert pointed at it with CERTMONGER_PVT_ADDRESS. The
 # system's certmonger (if any) is never touched.
 #
-#   cm_start            start it (exports CERTMONGER_PVT_ADDRESS, CM_PID)
+#   cm_start            start it (exports CERTMONGER_PVT_ADDRESS, CM_PID; waits
+#                       CM_START_WAIT seconds at most, default 20)
 #   cm_stop             stop it
 #   cm_add_scep_ca NAME URL
 #   gc ARGS...          getcert on the private instance
@@ -19,7 +20,7 @@ cm_start() {
         CERTMONGER_SYSTEM_LOCK_FILE="$CM_DIR/lock" "${NAMES_ENV[@]}" \
         certmonger -n -L -P "$CM_DIR/sock" -p "$CM_DIR/pid"
     export CERTMONGER_PVT_ADDRESS=unix:path=$CM_DIR/sock
-    wait_for 20 sh -c "getcert list-cas >/dev/null 2>&1" || bail "private certmonger did not start: $(tail -3 "$REALM/certmonger.log")"
+    wait_for "${CM_START_WAIT:-20}" sh -c "getcert list-cas >/dev/null 2>&1" || bail "private certmonger did not start: $(tail -3 "$REALM/certmonger.log")"
     CM_PID=$(cat "$CM_DIR/pid")
 }
 

@@ -83,7 +83,8 @@ for size in $sizes; do
     [ "$size" -gt 0 ] && python3 "$top_srcdir/tests/tools/synth-state.py" "$W/template.json" "$AE_STATE" "$AE_OUT" "$size" t idle
     start_ready "$([ "$size" -gt 0 ] && echo t00001)"
     ready=$READY
-    n=$(ae --json list 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo fail)
+    n=$(ae --json list 2>/dev/null | python3 -c 'import json,sys
+l=json.load(sys.stdin); print(len(l) if isinstance(l, list) else "fail")' 2>/dev/null || echo fail)
     [ "$n" = "$size" ] || diag "size $size: autoenroll list lists ${n} requests: $(head -c 200 "$W/list.err" 2>/dev/null; ae list 2>&1 >/dev/null | head -c 200)"
     sleep 3
     rss=$(rss_kb "$AE_PID")
@@ -106,6 +107,7 @@ for size in $sizes; do
         "$lj" "$lt" \
         "$(awk -v w="$waits" -v s="$wake" 'BEGIN { printf "%.1f", w * 60 / s }')" \
         "$(awk -v a="$c0" -v b="$c1" -v s="$ctx_window" 'BEGIN { printf "%.1f", (b - a) * 60 / s }')")")
+    diag "${rows[-1]}"
     diag "size $size: syscalls seen in ${wake}s: ${total:-0} ($(awk 'NR > 2 && $NF != "total" && $NF !~ /^-/ { printf "%s x%s ", $NF, $4 }' "$W/strace-$size"))"
     kill -TERM "$AE_PID"; wait_for 20 sh -c "! kill -0 $AE_PID 2>/dev/null"
 done
@@ -125,7 +127,7 @@ if [ "$cm_size" -gt 0 ]; then
     wait_for 300 sh -c "[ \$(getcert list 2>/dev/null | grep -c 'status: MONITORING') -ge $cm_size ]"
     cm_stop
     t0=$(now_ms)
-    cm_start
+    CM_START_WAIT=900 cm_start # with 1,000 requests it rewrites every request file first
     until [ "$(getcert list 2>/dev/null | grep -c '^Request ID')" -ge "$cm_size" ]; do sleep 0.01; done
     cm_ready=$(($(now_ms) - t0))
     sleep 3
