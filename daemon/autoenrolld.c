@@ -1,6 +1,7 @@
 /* autoenrolld: tracks, enrolls and renews machine and user certificates. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,8 @@ int main(int argc, char **argv) {
         }
     }
     log_setup(log_target);
+    /* A peer that hangs up (a CLI, a TLS server) must not kill the daemon. */
+    signal(SIGPIPE, SIG_IGN);
 
     AeError err = {0};
     if (check_only) {

@@ -5,6 +5,7 @@
  * certificate in place (rejected, unreachable, pending, needs credentials). */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +228,7 @@ int main(int argc, char **argv) {
         {NULL, 0, NULL, 0},
     };
     bool wait = false, timeout_set = false;
+    signal(SIGPIPE, SIG_IGN); /* a daemon that goes away mid-reply is an error, not a kill */
     const char *config_path = SYSCONFDIR "/autoenroll/autoenroll.conf";
     const char *env = getenv("AUTOENROLL_SOCKET");
     if (env && *env)
