@@ -71,6 +71,7 @@ measure() { # LABEL TOTAL T0_MS CPU0_MS : wait, then record
     results+=("$(printf '%-44s %6s %8s %8s %6s %9s' "$label" "$got/$total" "$((t1 - t0))" \
         "$(awk -v n="$total" -v ms="$((t1 - t0))" 'BEGIN { printf "%.1f", n * 1000 / ms }')" \
         "$(cat "$W/peak")" "$(($(cpu_ms "$AE_PID") - c0))")")
+    diag "${results[-1]}"
 }
 
 # --- N first enrollments at once ------------------------------------------
@@ -113,6 +114,7 @@ got=$(gc list 2>/dev/null | grep -c 'status: MONITORING')
 results+=("$(printf '%-44s %6s %8s %8s %6s %9s' "certmonger: $n_at_once getcert request at once" "$got/$n_at_once" \
     "$((t1 - t0))" "$(awk -v n="$n_at_once" -v ms="$((t1 - t0))" 'BEGIN { printf "%.1f", n * 1000 / ms }')" \
     "n/a" "$(($(cpu_ms "$CM_PID") - c0))")")
+diag "${results[-1]}"
 gc list 2>/dev/null | grep -m1 'ca-error' | sed 's/^[[:space:]]*/# certmonger: e.g. /'
 diag "certmonger: the $n_at_once getcert request calls themselves took $((t_submitted - t0)) ms; states: $(gc list 2>/dev/null | sed -n 's/.*status: //p' | sort | uniq -c | tr -s ' \n' ' ')"
 cm_stop
@@ -139,6 +141,7 @@ for size in $sizes; do
     got=$(ae --json list | python3 -c "import json,sys; print(sum(1 for r in json.load(sys.stdin) if r['state'] == 'MONITORING' and r['serial'] != '$old'))")
     results+=("$(printf '%-44s %6s %8s %8s %6s %9s' "autoenroll: renewal of $size due at once" "$got/$size" "$((t1 - t0))" \
         "$(awk -v n="$size" -v ms="$((t1 - t0))" 'BEGIN { printf "%.1f", n * 1000 / ms }')" "$(cat "$W/peak")" "$(cpu_ms "$AE_PID")")")
+    diag "${results[-1]}"
     diag "renewal of $size: CA_REJECTED: $(fault_count_state CA_REJECTED)"
     daemon_stop
 done
