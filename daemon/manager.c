@@ -20,6 +20,8 @@
 #include "daemon/util.h"
 #include "daemon/worker.h"
 
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
 uint64_t now_realtime_usec(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -463,11 +465,20 @@ int manager_start(Manager *m, AeError *err) {
      * before any job writes to them. */
     for (size_t i = 0; i < n; i++) {
         const char *ks = list[i]->key_store;
-        if (ks && strncmp(ks, "file:", 5) == 0) {
-            int k = fileio_remove_stale_temps(ks + 5 + (strncmp(ks + 5, "//", 2) == 0 ? 2 : 0), NULL);
-            if (k > 0)
-                log_req(LOG_NOTICE, list[i], NULL, "removed %d half-written file(s) from %s", k, ks);
+        int k = 0;
+        if (ks && strncmp(ks, "file:", 5) == 0)
+            k += MAX(0, fileio_remove_stale_temps(ks + 5 + (strncmp(ks + 5, "//", 2) == 0 ? 2 : 0), NULL));
+        const char *outs[] = {list[i]->cert_file, list[i]->chain_file};
+        for (size_t o = 0; o < ELEMENTSOF(outs); o++) {
+            const char *slash = outs[o] ? strrchr(outs[o], '/') : NULL;
+            if (!slash || slash == outs[o])
+                continue;
+            _cleanup_free_ char *dir = strndup(outs[o], (size_t)(slash - outs[o]));
+            if (dir)
+                k += MAX(0, fileio_remove_stale_temps(dir, slash + 1));
         }
+        if (k > 0)
+            log_req(LOG_NOTICE, list[i], NULL, "removed %d half-written file(s) left by a crash", k);
     }
 
     /* Autoenrollment: the machine's requests exist from the first start on. */

@@ -96,5 +96,7 @@ printf 'partial\n' >"$AE_OUT/machine.pem.tmp.Ij56Kl"
 daemon_start
 ok "a restart removes half-written state files" sh -c "! ls -a '$AE_STATE' | grep -q 'tmp'"
 ok "a restart removes half-written key files (private key copies)" sh -c "! ls -a '$REALM/keys' | grep -q 'tmp'"
+ok "a restart removes half-written certificate files" sh -c "! ls -a '$AE_OUT' | grep -q 'tmp'"
+printf 'partial\n' >"$AE_OUT/machine.pem.tmp.Mn78Op"
 ae renew machine --wait >/dev/null
-ok "the next save removes a half-written certificate file" sh -c "! ls -a '$AE_OUT' | grep -q 'tmp'"
+ok "so does the next save of that file" sh -c "! ls -a '$AE_OUT' | grep -q 'tmp'"
