@@ -153,9 +153,21 @@ uint64_t enroller_rate_free_at(const Enroller *e, const Request *r) {
     return c->started[oldest] + 60 * USEC_PER_SEC;
 }
 
+/* Key generation, saving and key removal run on worker threads: a thousand
+ * renewals due at once must not start a thousand threads and starve the loop. */
+#define LOCAL_JOBS_MAX 8
+
+static unsigned local_jobs(const Enroller *e) {
+    unsigned n = 0;
+    for (Job *j = e->jobs; j; j = j->next)
+        if (j->kind != JOB_SUBMIT)
+            n++;
+    return n;
+}
+
 bool enroller_can_start(const Enroller *e, const Request *r) {
     if (!needs_network(r))
-        return true;
+        return local_jobs(e) < LOCAL_JOBS_MAX;
     if (e->submitting >= e->m->config->max_concurrent)
         return false;
     const CaConfig *ca = r->ca ? config_find_ca(e->m->config, r->ca) : NULL;

@@ -9,7 +9,8 @@
 
 #include <json-c/json.h>
 
-#define IPC_MAX_MESSAGE (4 * 1024 * 1024)
+/* Replies can be large: `list` of 10,000 requests is about 7 MB. */
+#define IPC_MAX_MESSAGE (64 * 1024 * 1024)
 
 /* Send request (and fd_to_pass if >= 0), wait for one reply line until
  * timeout_ms has passed in total (connect, write, read). -ETIMEDOUT when the
