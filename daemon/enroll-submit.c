@@ -692,6 +692,16 @@ static void *token_run(void *arg) {
     return w;
 }
 
+/* Hand w to a worker thread; on failure w is freed and the job fails. */
+static void run_krb_work(Job *j, KrbWork *w, WorkerFn run, WorkerDone done) {
+    j->free_result = krb_work_free;
+    int k = worker_run(j->e->m->event, run, w, done, j, &j->worker);
+    if (k < 0) {
+        krb_work_free(w);
+        fail_errno(j, k, AE_ERR_INTERNAL, "cannot start a worker");
+    }
+}
+
 /* The common start of a Kerberos worker's done(): the work when the job goes
  * on, NULL when the request is gone or the work failed (then it is handled). */
 static KrbWork *krb_work_take(Job *j, void *result) {
@@ -748,12 +758,7 @@ static void lookup_sid(Job *j) {
         return;
     }
     w->creds = krb_creds_ref(j->creds);
-    j->free_result = krb_work_free;
-    int k = worker_run(j->e->m->event, sid_run, w, sid_done, j, &j->worker);
-    if (k < 0) {
-        krb_work_free(w);
-        fail_errno(j, k, AE_ERR_INTERNAL, "cannot start a worker");
-    }
+    run_krb_work(j, w, sid_run, sid_done);
 }
 
 static void token_done(void *result, void *userdata) {
@@ -793,12 +798,7 @@ static void after_sid(Job *j) {
         return;
     }
     w->creds = krb_creds_ref(j->creds);
-    j->free_result = krb_work_free;
-    int k = worker_run(j->e->m->event, token_run, w, token_done, j, &j->worker);
-    if (k < 0) {
-        krb_work_free(w);
-        fail_errno(j, k, AE_ERR_INTERNAL, "cannot start a worker");
-    }
+    run_krb_work(j, w, token_run, token_done);
 }
 
 static void machine_creds_done(void *result, void *userdata) {
@@ -869,12 +869,7 @@ static void get_creds(Job *j) {
         fail_errno(j, -ENOMEM, AE_ERR_INTERNAL, "out of memory");
         return;
     }
-    j->free_result = krb_work_free;
-    int k = worker_run(e->m->event, machine_creds_run, w, machine_creds_done, j, &j->worker);
-    if (k < 0) {
-        krb_work_free(w);
-        fail_errno(j, k, AE_ERR_INTERNAL, "cannot start a worker");
-    }
+    run_krb_work(j, w, machine_creds_run, machine_creds_done);
 }
 
 /* --- start -------------------------------------------------------------- */
