@@ -107,7 +107,8 @@ print("" if v is None else v)' "$2"
 }
 
 daemon_wait_state() { # ID STATE SECONDS
-    local id=$1 want=$2 secs=${3:-60} end=$((SECONDS + ${3:-60})) got=""
+    local id=$1 want=$2 secs=$((${3:-60} * ${AE_TIMEOUT_SCALE:-1})) got=""
+    local end=$((SECONDS + secs))
     while [ $SECONDS -lt $end ]; do
         got=$(ae_field "$id" state)
         [ "$got" = "$want" ] && return 0

@@ -144,9 +144,9 @@ _realm_exit() {
     exit $rc
 }
 
-# Wait until COMMAND succeeds (up to SECONDS).
+# Wait until COMMAND succeeds (up to SECONDS, times AE_TIMEOUT_SCALE: e.g. 4 under valgrind).
 wait_for() {
-    local secs=$1
+    local secs=$(($1 * ${AE_TIMEOUT_SCALE:-1}))
     shift
     local end=$((SECONDS + secs))
     while ! "$@" >/dev/null 2>&1; do
