@@ -230,6 +230,43 @@ static int get_int(json_object *o, const char *k, int64_t *ret) {
     return 0;
 }
 
+/* Key references name files in a file store and objects in a token: only the
+ * lowercase hex ids the key store makes, so an edited or damaged state file
+ * can never point the daemon at another path. */
+static bool key_ref_is_valid(const char *ref) {
+    size_t n = ref ? strlen(ref) : 0;
+    return !ref || (n > 0 && n <= 128 && strspn(ref, "0123456789abcdef") == n);
+}
+
+static bool int_in_range(json_object *o, const char *k, int64_t min, int64_t max) {
+    json_object *v;
+    if (!json_object_object_get_ex(o, k, &v))
+        return true;
+    int64_t i = json_object_get_int64(v);
+    return i >= min && i <= max;
+}
+
+/* The name of the first field whose value the daemon could not use, or NULL. */
+static const char *state_field_out_of_range(json_object *o, const Request *r) {
+    if (!int_in_range(o, "uid", 0, (int64_t)UINT32_MAX - 1))
+        return "uid";
+    if (!int_in_range(o, "key_bits", 1024, 16384))
+        return "key_bits";
+    if (!int_in_range(o, "attempts", 0, 1000000))
+        return "attempts";
+    if (!int_in_range(o, "next_action_usec", 0, INT64_MAX))
+        return "next_action_usec";
+    if (!key_ref_is_valid(r->key_ref))
+        return "key_ref";
+    if (!key_ref_is_valid(r->new_key_ref))
+        return "new_key_ref";
+    if (!key_ref_is_valid(r->new_key_id))
+        return "new_key_id";
+    if (!key_ref_is_valid(r->retired_key_ref))
+        return "retired_key_ref";
+    return NULL;
+}
+
 int request_from_json(json_object *o, AeError *err, Request **ret) {
     Request *r = NULL;
     json_object *v;
@@ -238,7 +275,8 @@ int request_from_json(json_object *o, AeError *err, Request **ret) {
 
     if (!json_object_is_type(o, json_type_object))
         return ae_error_set(err, -EINVAL, AE_ERR_STORAGE, "state is not a JSON object");
-    if (!json_object_object_get_ex(o, "version", &v) || json_object_get_int(v) != 1)
+    if (!json_object_object_get_ex(o, "version", &v) || !json_object_is_type(v, json_type_int) ||
+        json_object_get_int64(v) != 1)
         return ae_error_set(err, -EINVAL, AE_ERR_STORAGE, "unknown state file version");
     if (!json_object_object_get_ex(o, "id", &v) || !json_object_is_type(v, json_type_string) ||
         request_new(json_object_get_string(v), &r) < 0)
@@ -315,6 +353,11 @@ int request_from_json(json_object *o, AeError *err, Request **ret) {
     if (e || (r->kind == KIND_MACHINE && r->uid != 0)) {
         request_free(r);
         return ae_error_set(err, -EINVAL, AE_ERR_STORAGE, "a field has the wrong type");
+    }
+    const char *bad = state_field_out_of_range(o, r);
+    if (bad) {
+        request_free(r);
+        return ae_error_set(err, -EINVAL, AE_ERR_STORAGE, "%s out of range", bad);
     }
     *ret = r;
     return 0;

@@ -3,6 +3,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,25 +49,28 @@ static char *state_path(const Store *s, const char *id) {
     return asprintf(&p, "%s/%s.json", s->dir, id) < 0 ? NULL : p;
 }
 
-static int load_one(const char *path, const char *expected_id, AeError *err, Request **ret) {
-    _cleanup_free_ char *data = NULL;
-    size_t len;
-    int r = fileio_read(path, STATE_FILE_MAX, &data, &len);
-    if (r < 0)
-        return ae_error_set(err, r, AE_ERR_STORAGE, "cannot read: %s", strerror(-r));
+int store_parse_state(const char *data, size_t len, const char *expected_id, AeError *err,
+                      Request **ret) {
+    if (len > STATE_FILE_MAX || len > INT_MAX)
+        return ae_error_set(err, -EFBIG, AE_ERR_STORAGE, "larger than %d bytes", STATE_FILE_MAX);
     json_tokener *tok = json_tokener_new();
     if (!tok)
         return -ENOMEM;
     json_object *o = json_tokener_parse_ex(tok, data, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
+    /* Trailing bytes after the object mean a torn or spliced file. */
+    bool trailing = false;
+    if (o && jerr == json_tokener_success)
+        for (size_t i = json_tokener_get_parse_end(tok); i < len && !trailing; i++)
+            trailing = !strchr(" \t\r\n", data[i]) || data[i] == '\0';
     json_tokener_free(tok);
-    if (!o || jerr != json_tokener_success) {
+    if (!o || jerr != json_tokener_success || trailing) {
         json_object_put(o);
         return ae_error_set(err, -EINVAL, AE_ERR_STORAGE, "not valid JSON: %s",
-                            json_tokener_error_desc(jerr));
+                            trailing ? "data after the object" : json_tokener_error_desc(jerr));
     }
     Request *req = NULL;
-    r = request_from_json(o, err, &req);
+    int r = request_from_json(o, err, &req);
     json_object_put(o);
     if (r < 0)
         return r;
@@ -75,6 +80,15 @@ static int load_one(const char *path, const char *expected_id, AeError *err, Req
     }
     *ret = req;
     return 0;
+}
+
+static int load_one(const char *path, const char *expected_id, AeError *err, Request **ret) {
+    _cleanup_free_ char *data = NULL;
+    size_t len;
+    int r = fileio_read(path, STATE_FILE_MAX, &data, &len);
+    if (r < 0)
+        return ae_error_set(err, r, AE_ERR_STORAGE, "cannot read: %s", strerror(-r));
+    return store_parse_state(data, len, expected_id, err, ret);
 }
 
 int store_load_all(Store *s, store_bad_file_fn bad, void *userdata, Request ***ret, size_t *ret_n) {

@@ -17,5 +17,9 @@ const char *store_dir(const Store *s);
 /* Load every request. Corrupt or unknown files are set aside and reported,
  * never fatal. *ret is an array of *ret_n requests (the caller owns them). */
 int store_load_all(Store *s, store_bad_file_fn bad, void *userdata, Request ***ret, size_t *ret_n);
+/* One state file's bytes to a request; the id must be the file's name.
+ * Exposed for the fuzzer (fuzz/fuzz-state.c). */
+int store_parse_state(const char *data, size_t len, const char *expected_id, AeError *err,
+                      Request **ret);
 int store_save(Store *s, const Request *r, AeError *err);
 int store_remove(Store *s, const char *id);

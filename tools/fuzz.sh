@@ -39,7 +39,17 @@ CC=${CC_FUZZ:-clang}
 command -v "$CC" >/dev/null || { echo "fuzz.sh: $CC not found (package clang)" >&2; exit 1; }
 mkdir -p "$out"
 # The daemon sources expect config.h (force-included by automake builds).
-printf '#pragma once\n#ifndef _GNU_SOURCE\n#define _GNU_SOURCE 1\n#endif\n' >"$out/config.h"
+cat >"$out/config.h" <<'EOF'
+#pragma once
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#define PACKAGE_VERSION "fuzz"
+#define SYSCONFDIR "/etc"
+#define LOCALSTATEDIR "/var"
+#define RUNSTATEDIR "/run"
+#define LIBEXECDIR "/usr/libexec"
+EOF
 
 targets=()
 if [ $# -gt 0 ]; then

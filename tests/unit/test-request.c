@@ -88,6 +88,50 @@ TEST(json_bad) {
     json_object_put(o);
 }
 
+/* Found by fuzz/fuzz-state.c: values of the right type the daemon cannot use. */
+static void refused_field(const char *extra, const char *field) {
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"version\":1,\"id\":\"u\",\"state\":\"MONITORING\",\"kind\":\"user\",%s}", extra);
+    json_object *o = json_tokener_parse(text);
+    AeError err = {0};
+    Request *r = NULL;
+    ok(o && request_from_json(o, &err, &r) < 0 && r == NULL && strstr(err.message, field),
+       "%s refused (%s)", extra, err.message);
+    json_object_put(o);
+}
+
+TEST(json_out_of_range) {
+    refused_field("\"key_ref\":\"../../etc/shadow\"", "key_ref");
+    refused_field("\"retired_key_ref\":\"/etc/passwd\"", "retired_key_ref");
+    refused_field("\"new_key_id\":\"\"", "new_key_id");
+    refused_field("\"new_key_ref\":\"ABCDEF\"", "new_key_ref");
+    refused_field("\"uid\":-1", "uid");
+    refused_field("\"uid\":4294967296", "uid");
+    refused_field("\"key_bits\":7", "key_bits");
+    refused_field("\"attempts\":-3", "attempts");
+    refused_field("\"next_action_usec\":-1", "next_action_usec");
+    json_object *o = json_tokener_parse("{\"version\":\"1\",\"id\":\"x\"}");
+    AeError err = {0};
+    Request *r = NULL;
+    ok(request_from_json(o, &err, &r) < 0 && strstr(err.message, "version"), "version as a string refused");
+    json_object_put(o);
+}
+
+TEST(state_file_trailing_bytes) {
+    static const char good[] = "{\"version\":1,\"id\":\"u\",\"state\":\"MONITORING\",\"kind\":\"user\"}\n";
+    static const char spliced[] = "{\"version\":1,\"id\":\"u\",\"state\":\"MONITORING\",\"kind\":\"user\"}{\"x\":1}";
+    AeError err = {0};
+    Request *r = NULL;
+    is_int(store_parse_state(good, strlen(good), "u", &err, &r), 0, "a state file with a final newline loads");
+    request_free(r);
+    r = NULL;
+    ok(store_parse_state(spliced, strlen(spliced), "u", &err, &r) < 0 && r == NULL &&
+           strstr(err.message, "after the object"),
+       "bytes after the object refused (%s)", err.message);
+    ok(store_parse_state(good, sizeof good, "u", &err, &r) < 0 && r == NULL, "a NUL after the object refused");
+}
+
 TEST(restart_maps_back) {
     Request *r = sample("a");
     r->state = STATE_GENERATING_KEY;
