@@ -2,7 +2,8 @@
 # Fault: the servers go away, go slow or talk garbage in the middle of a run.
 # Five tracked certificates (file keys) are renewed while, in turn, NDES is
 # not listening, resets connections, hangs, answers garbage, is slower than
-# the timeout; scepserver behind Apache is stopped; the KDC is stopped. Each
+# the timeout; scepserver behind Apache is stopped; the KDC is stopped, answers
+# garbage, hangs or is slow. Each
 # time: the requests fail into CA_UNREACHABLE and retry with backoff (error
 # recorded, never CA_REJECTED), the
 # certificate and key in use stay in place byte for byte, and when the server
@@ -100,6 +101,43 @@ fault_round "scepserver stopped behind Apache" "kill -TERM -- -\$PID_scepserver;
 # are gone, i.e. in a daemon started while the KDC is down.
 kdc_down() { kdc_stop; daemon_stop; daemon_start; }
 fault_round "KDC stopped (daemon restarted without tickets)" kdc_down kdc_start_again
+
+# The KDC behind a relay too (the realm uses TCP only: udp_preference_limit = 1),
+# for a daemon restarted without tickets: a KDC that answers garbage, one that
+# hangs (MIT krb5 gives up on a silent KDC after ~25 s), one that is slow.
+fault_proxy_start kdc "$KDC_PORT"
+sed "s|kdc = 127.0.0.1:$KDC_PORT|kdc = 127.0.0.1:$FP_PORT_kdc|" "$KRB5_CONFIG" >"$REALM/krb5-relayed.conf"
+REAL_KRB5_CONFIG=$KRB5_CONFIG
+kdc_relayed() { # MODE: the daemon starts afresh with its KDC behind the relay in MODE
+    fault_proxy_mode kdc "$@"
+    daemon_stop
+    KRB5_CONFIG=$REALM/krb5-relayed.conf daemon_start
+}
+fault_round "KDC answers garbage (daemon restarted without tickets)" "kdc_relayed garbage" "fault_proxy_mode kdc pass"
+
+before=$(snapshot)
+kdc_relayed hang
+ae renew f01 >/dev/null 2>&1
+t0=$SECONDS
+has_error_f01() { [ -n "$(ae_field f01 last_error.category)" ]; }
+ok "KDC hangs: the renewal gives up with a categorised error (no worker stuck)" wait_for 120 has_error_f01
+diag "KDC hangs: f01 failed after $((SECONDS - t0)) s: $(ae_field f01 state), \"$(ae_field f01 last_error.message)\""
+ok "KDC hangs: the daemon still answers at once" timeout 5 "$AE_CLI" --socket "$AE_SOCKET" list
+ok "KDC hangs: certificates and keys in use unchanged" test "$before" = "$(snapshot)"
+fault_proxy_mode kdc pass # (a connection held by the hang goes on too)
+old_serial=$(grep '^f01 ' <<<"$before" | cut -d' ' -f2)
+renewed_f01() { [ "$(ae_field f01 state)" = MONITORING ] && [ "$(ae_field f01 serial)" != "$old_serial" ]; }
+ok "KDC back: f01 renews by itself" wait_for 120 renewed_f01
+ok "KDC back: all MONITORING" wait_for 90 all_in MONITORING
+
+kdc_relayed delay 0.3
+t0=$(date +%s%N)
+ok "a slow KDC (0.3 s per chunk): renew --wait succeeds" ae renew f02 --wait
+diag "renewal with tickets from the slow KDC took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+ok "slow KDC: f02 MONITORING" test "$(ae_field f02 state)" = MONITORING
+fault_proxy_mode kdc pass
+daemon_stop
+KRB5_CONFIG=$REAL_KRB5_CONFIG daemon_start
 
 # Slow but within the timeout: still works.
 fault_proxy_mode ndes delay 0.3
