@@ -157,7 +157,7 @@ uint64_t enroller_rate_free_at(const Enroller *e, const Request *r) {
  * renewals due at once must not start a thousand threads and starve the loop. */
 #define LOCAL_JOBS_MAX 8
 
-static unsigned local_jobs(const Enroller *e) {
+unsigned enroller_local_jobs(const Enroller *e) {
     unsigned n = 0;
     for (Job *j = e->jobs; j; j = j->next)
         if (j->kind != JOB_SUBMIT)
@@ -167,7 +167,7 @@ static unsigned local_jobs(const Enroller *e) {
 
 bool enroller_can_start(const Enroller *e, const Request *r) {
     if (!needs_network(r))
-        return local_jobs(e) < LOCAL_JOBS_MAX;
+        return enroller_local_jobs(e) < LOCAL_JOBS_MAX;
     if (e->submitting >= e->m->config->max_concurrent)
         return false;
     const CaConfig *ca = r->ca ? config_find_ca(e->m->config, r->ca) : NULL;

@@ -33,3 +33,5 @@ int enroller_set_user_creds(Enroller *e, uid_t uid, int ccache_fd, char **ret_pr
 bool enroller_has_user_creds(const Enroller *e, uid_t uid);
 /* Submissions in flight now (for tests and metrics). */
 unsigned enroller_in_flight(const Enroller *e);
+/* Key generations, saves and key removals on worker threads (at most 8). */
+unsigned enroller_local_jobs(const Enroller *e);

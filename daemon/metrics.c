@@ -74,6 +74,10 @@ int metrics_write(const Manager *m, uint64_t now) {
                "# TYPE autoenroll_submissions_in_flight gauge\n"
                "autoenroll_submissions_in_flight %u\n",
             enroller_in_flight(m->enroller));
+    fprintf(f, "# HELP autoenroll_local_jobs_in_flight Key generations, saves and key removals running.\n"
+               "# TYPE autoenroll_local_jobs_in_flight gauge\n"
+               "autoenroll_local_jobs_in_flight %u\n",
+            enroller_local_jobs(m->enroller));
     if (fclose(f) != 0) {
         free(buf);
         return -ENOMEM;

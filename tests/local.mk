@@ -35,7 +35,8 @@ TESTS += \
 	tests/integration/48-daemon-systemd.sh \
 	tests/integration/49-daemon-alerts.sh \
 	tests/integration/50-daemon-ca-modes.sh \
-	tests/integration/51-daemon-static-challenge.sh
+	tests/integration/51-daemon-static-challenge.sh \
+	tests/integration/52-daemon-load.sh
 
 # A real Active Directory (Samba AD DC in a private namespace, tests/realm/samba.sh).
 TESTS += \
