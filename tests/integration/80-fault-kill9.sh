@@ -15,16 +15,26 @@
 . "$top_srcdir/tests/realm/softhsm.sh"
 . "$top_srcdir/tests/realm/daemon.sh"
 . "$top_srcdir/tests/tools/fault-lib.sh"
+# A longer run (issue 8's "200 enrollments and renewals"): FAULT_REQUESTS=31
+# (at most 31 profiles beside the machine one) FAULT_OPS=200 keeps killing and
+# renewing until the CA has issued 200 certificates.
 KILLS=${FAULT_KILLS:-40}
+REQUESTS=${FAULT_REQUESTS:-20}
+OPS=${FAULT_OPS:-0}
+[ "$REQUESTS" -ge 2 ] && [ "$REQUESTS" -le 31 ] || bail "FAULT_REQUESTS must be 2..31"
+n_f=$((REQUESTS * 7 / 10))
+n_h=$((REQUESTS - n_f))
 realm_init
 kdc_start
 scep_start --ndes-challenges
 ndes_start
 daemon_config "file:$REALM/keys"
-fault_profiles f 14 "file:$REALM/keys"
-fault_profiles h 6 "file:$REALM/hkeys"
+fault_profiles f "$n_f" "file:$REALM/keys"
+fault_profiles h "$n_h" "file:$REALM/hkeys"
 CA_CERT_FOR_CHECK=$SCEP_CA_CERT
-total=21 # the machine profile of daemon_config, f01..f14, h01..h06
+total=$((REQUESTS + 1)) # the machine profile of daemon_config, f01.., h01..
+issued() { grep -c . "$SCEP_DEPOT/index.txt" 2>/dev/null || echo 0; }
+t_start=$SECONDS
 
 # A kill between fetching a challenge and submitting it leaves that challenge
 # unused in NDES's password cache (5 per account, 60 min): after 5 such kills
@@ -61,13 +71,13 @@ ok "after $kills kill -9 during first enrollments all $total requests are issued
     wait_for 180 sh -c "[ \$('$AE_CLI' --socket '$AE_SOCKET' --json list | grep -o '\"state\": *\"MONITORING\"' | wc -l) = $total ]"
 diag "states: $(fault_states | awk '{print $2}' | sort | uniq -c | tr '\n' ' ')"
 ok "every certificate verifies and matches its key" fault_check_outputs
-ok "14 + 1 key files, no orphans" wait_for 15 sh -c "[ \$(find '$REALM/keys' -maxdepth 1 -name '*.key' | wc -l) = 15 ]"
-ok "6 keys in the second store, no orphans" test "$(ls "$REALM/hkeys" | grep -c '\.key$')" = 6
+ok "$n_f + 1 key files, no orphans" wait_for 15 sh -c "[ \$(find '$REALM/keys' -maxdepth 1 -name '*.key' | wc -l) = $((n_f + 1)) ]"
+ok "$n_h keys in the second store, no orphans" test "$(ls "$REALM/hkeys" | grep -c '\.key$')" = $n_h
 
 # Phase 2: renewals of every request, killed at random moments.
 declare -A serial_before
 while read -r id _; do serial_before[$id]=$(ae_field "$id" serial); done < <(fault_states)
-while [ $kills -lt "$KILLS" ]; do
+while [ $kills -lt "$KILLS" ] || [ "$(issued)" -lt "$OPS" ]; do
     for id in "${!serial_before[@]}"; do
         [ $((RANDOM % 3)) = 0 ] && ae renew "$id" >/dev/null 2>&1
     done
@@ -91,8 +101,8 @@ for id in "${!serial_before[@]}"; do
 done
 ok "every request was renewed ($renewed of $total)" test $renewed = $total
 ok "every certificate verifies and matches its key" fault_check_outputs
-ok "one key file per file request, old keys removed" wait_for 20 sh -c "[ \$(find '$REALM/keys' -maxdepth 1 -name '*.key' | wc -l) = 15 ]"
-ok "one key per request in the second store, old keys removed" wait_for 20 sh -c "[ \$(ls '$REALM/hkeys' | grep -c '\.key\$') = 6 ]"
+ok "one key file per file request, old keys removed" wait_for 20 sh -c "[ \$(find '$REALM/keys' -maxdepth 1 -name '*.key' | wc -l) = $((n_f + 1)) ]"
+ok "one key per request in the second store, old keys removed" wait_for 20 sh -c "[ \$(ls '$REALM/hkeys' | grep -c '\.key\$') = $n_h ]"
 ok "no error left on any request" sh -c "! '$AE_CLI' --socket '$AE_SOCKET' --json list | grep -q last_error"
 # A kill between mkostemp() and rename() in fileio_write_atomic() leaves
 # NAME.tmp.XXXXXX behind (state file, certificate, or a private key copy in
@@ -114,4 +124,4 @@ ok "a restart removes half-written certificate files" \
     sh -c "! ls -a '$AE_OUT' | grep -E 'tmp'"
 ok "no corrupt state file was set aside" sh -c "! ls '$AE_STATE' | grep -q corrupt"
 diag "challenges left unused in NDES's cache by the kills: $leaked"
-diag "kills: $kills; scepserver issued $(grep -c . "$SCEP_DEPOT/index.txt") certificates (renew was asked for again and again)"
+diag "kills: $kills; scepserver issued $(issued) certificates to $total requests (enrollments + renewals; renew was asked for again and again) in $((SECONDS - t_start)) s"
