@@ -24,8 +24,9 @@ int pam_ae_ccache_path(const char *ccname, const char **ret_path, bool *ret_is_c
  * setgroups, restored before returning), so the kernel refuses a cache she
  * could not read herself. Never blocks on a FIFO; only regular files of at
  * most PAM_AE_CCACHE_MAX bytes that start like a FILE ccache (0x05 0x01..04).
- * The fd goes to the daemon, which copies it at once (it stays readable
- * after pam_krb5 removes the file at logout). Errors: -EPROTONOSUPPORT,
+ * The fd returned is a sealed memfd copy of the cache as it was at login,
+ * at offset 0: the daemon may read it late (a burst, a busy daemon) after
+ * pam_krb5 has destroyed the session cache at logout. Errors: -EPROTONOSUPPORT,
  * -EACCES, -ENOENT, -EINVAL not a regular file, -EFBIG, -EBADMSG not a
  * ccache, -EPERM cannot switch identity. */
 int pam_ae_open_ccache_as(const char *ccname, const char *user, uid_t uid, gid_t gid, int *ret_fd,
