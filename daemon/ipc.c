@@ -15,6 +15,9 @@
 #include "daemon/util.h"
 
 #define IPC_REQUEST_MAX (64 * 1024)
+/* Clients first: a login waits with a bound of 1 s, the daemon's own work
+ * (timers, finished jobs, network) can wait for the answers. */
+#define IPC_PRIORITY SD_EVENT_PRIORITY_IMPORTANT
 #define IPC_IDLE_USEC (30ULL * 1000000) /* a client that says nothing is dropped */
 
 struct IpcServer {
@@ -191,6 +194,7 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
     c->fd = cfd;
     c->passed_fd = -1;
     if (sd_event_add_io(s->event, &c->io, cfd, EPOLLIN | EPOLLRDHUP, on_conn_io, c) < 0 ||
+        sd_event_source_set_priority(c->io, IPC_PRIORITY) < 0 ||
         sd_event_add_time_relative(s->event, &c->idle, CLOCK_MONOTONIC, IPC_IDLE_USEC, 0,
                                    on_conn_idle, c) < 0) {
         sd_event_source_unref(c->io);
@@ -238,6 +242,8 @@ int ipc_server_new(sd_event *e, const char *path, int listen_fd, ipc_handler_fn 
         }
     }
     r = sd_event_add_io(e, &s->listen_source, s->listen_fd, EPOLLIN, on_accept, s);
+    if (r >= 0)
+        r = sd_event_source_set_priority(s->listen_source, IPC_PRIORITY);
     if (r < 0)
         goto fail;
     *ret = s;

@@ -188,7 +188,7 @@ static int ensure_user_request(Manager *m, const Profile *p, uid_t uid, const ch
     if (r->state == STATE_NEED_CREDENTIALS)
         manager_kick(m, r);
     else if (changed)
-        manager_request_changed(m, r);
+        manager_request_changed_soon(m, r);
     else
         manager_reschedule(m);
     *ret = r;

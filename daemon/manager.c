@@ -112,6 +112,9 @@ void manager_free(Manager *m) {
     sd_event_source_disable_unref(m->timer);
     sd_event_source_disable_unref(m->stop_tick);
     sd_event_source_disable_unref(m->metrics_defer);
+    if (m->store)
+        manager_save_pending(m);
+    sd_event_source_disable_unref(m->save_defer);
     sd_event_source_disable_unref(m->sigterm);
     sd_event_source_disable_unref(m->sigint);
     store_free(m->store);
@@ -249,15 +252,16 @@ int manager_add_from_profile(Manager *m, const Profile *p, uid_t uid, const char
         request_free(r);
         return k;
     }
-    k = store_save(m->store, r, err);
-    if (k >= 0)
-        k = manager_append(m, r);
+    k = manager_append(m, r);
     if (k < 0) {
         request_free(r);
         return k;
     }
     log_req(LOG_INFO, r, NULL, "tracking new %s request from profile %s",
             request_kind_to_string(r->kind), p->name);
+    /* Saved when the loop is idle: a crash before that loses a request that
+     * the config (machine) or the next login (user) creates again. */
+    manager_request_changed_soon(m, r);
     if (ret)
         *ret = r;
     return 0;
@@ -295,16 +299,53 @@ static int on_metrics(sd_event_source *s, void *userdata) {
 static void metrics_soon(Manager *m) {
     if (!m->config->metrics_file)
         return;
-    if (!m->metrics_defer &&
-        sd_event_add_defer(m->event, &m->metrics_defer, on_metrics, m) < 0)
-        return;
+    if (!m->metrics_defer) {
+        if (sd_event_add_defer(m->event, &m->metrics_defer, on_metrics, m) < 0) {
+            m->metrics_defer = NULL;
+            return;
+        }
+        /* After the pending answers and work, not between them. */
+        (void)sd_event_source_set_priority(m->metrics_defer, SD_EVENT_PRIORITY_IDLE);
+    }
     sd_event_source_set_enabled(m->metrics_defer, SD_EVENT_ONESHOT);
 }
 
-void manager_request_changed(Manager *m, Request *r) {
+static void save_now(Manager *m, Request *r) {
     AeError err = {0};
+    r->unsaved = false;
     if (store_save(m->store, r, &err) < 0)
         log_req(LOG_ERR, r, NULL, "%s", err.message);
+}
+
+void manager_save_pending(Manager *m) {
+    for (size_t i = 0; i < m->n_requests; i++)
+        if (m->requests[i]->unsaved)
+            save_now(m, m->requests[i]);
+}
+
+static int on_save_pending(sd_event_source *s, void *userdata) {
+    manager_save_pending(userdata);
+    return 0;
+}
+
+void manager_request_changed(Manager *m, Request *r) {
+    save_now(m, r);
+    manager_wake_waiters(m, r);
+    metrics_soon(m);
+    manager_reschedule(m);
+}
+
+void manager_request_changed_soon(Manager *m, Request *r) {
+    r->unsaved = true;
+    if (!m->save_defer) {
+        if (sd_event_add_defer(m->event, &m->save_defer, on_save_pending, m) < 0) {
+            save_now(m, r); /* no deferral possible: keep the state on disk */
+            m->save_defer = NULL;
+        } else
+            (void)sd_event_source_set_priority(m->save_defer, SD_EVENT_PRIORITY_IDLE);
+    }
+    if (m->save_defer)
+        sd_event_source_set_enabled(m->save_defer, SD_EVENT_ONESHOT);
     manager_wake_waiters(m, r);
     metrics_soon(m);
     manager_reschedule(m);

@@ -30,6 +30,7 @@ typedef struct Manager {
     bool stopping;               /* SIGTERM: waiting for worker threads, then exit */
     sd_event_source *stop_tick;
     sd_event_source *metrics_defer;
+    sd_event_source *save_defer; /* unsaved requests, written when the loop is idle */
     uint64_t stop_deadline;      /* CLOCK_MONOTONIC usec */
 } Manager;
 
@@ -56,6 +57,12 @@ int manager_expand_profile(Manager *m, Request *r, const Profile *p, AeError *er
 
 /* The request changed: save it, wake waiters, update metrics, re-arm the timer. */
 void manager_request_changed(Manager *m, Request *r);
+/* The same, but the state file is written once the loop is idle, so that a
+ * burst of logins is answered first. Only for changes a crash may lose: a new
+ * request from a login or a principal it brings (the next login redoes them). */
+void manager_request_changed_soon(Manager *m, Request *r);
+/* Write every unsaved request now (shutdown). */
+void manager_save_pending(Manager *m);
 /* Make a request due now (renew, login, new credentials). */
 void manager_kick(Manager *m, Request *r);
 void manager_reschedule(Manager *m);

@@ -59,6 +59,7 @@ typedef struct Request {
     char *new_chain_pem;
     json_object *transaction; /* SCEP transaction state (id, nonce, server), opaque here */
     bool renewing;
+    bool unsaved;       /* changed in memory, state file written when the loop is idle */
 
     /* Schedule and history. */
     uint64_t next_action;  /* CLOCK_REALTIME usec; 0 = now */
