@@ -106,14 +106,14 @@ void manager_free(Manager *m) {
     ipc_server_free(m->ipc);
     manager_drop_waiters(m);
     enroller_free(m->enroller);
+    if (m->store)
+        manager_save_pending(m); /* what a login burst left for an idle moment */
     for (size_t i = 0; i < m->n_requests; i++)
         request_free(m->requests[i]);
     free(m->requests);
     sd_event_source_disable_unref(m->timer);
     sd_event_source_disable_unref(m->stop_tick);
     sd_event_source_disable_unref(m->metrics_defer);
-    if (m->store)
-        manager_save_pending(m);
     sd_event_source_disable_unref(m->save_defer);
     sd_event_source_disable_unref(m->sigterm);
     sd_event_source_disable_unref(m->sigint);
