@@ -106,6 +106,7 @@ int main(int argc, char **argv) {
      * clean-up crashed a key generation under valgrind): free nothing, run
      * no exit handlers. Half-written files are removed at the next start. */
     if (worker_running() > 0) {
+        manager_save_pending(m); /* logins not yet written (the workers keep copies) */
         fflush(NULL);
         _exit(r < 0 ? 1 : 0);
     }
