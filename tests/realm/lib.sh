@@ -92,6 +92,7 @@ need() {
 
 # --- processes and cleanup ---------------------------------------------
 _realm_pids=()
+_realm_starts=()
 _realm_cleanups=()
 
 # realm_spawn NAME COMMAND... : start in the background, log to $REALM/NAME.log.
@@ -102,11 +103,23 @@ realm_spawn() {
     local pid=$!
     disown "$pid" 2>/dev/null || true
     _realm_pids+=("$pid")
+    _realm_starts+=("$(_proc_start "$pid")")
     eval "PID_${name//[^A-Za-z0-9_]/_}=$pid"
 }
 
 # Run a command at cleanup (before processes are killed).
 realm_on_exit() { _realm_cleanups+=("$*"); }
+
+# A process's start time (clock ticks since boot): with pid_max 32768 and
+# tests running side by side, a pid of ours that exited may name another
+# test's server a minute later, and killing its group killed that server.
+_proc_start() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $20 }'; }
+# INDEX: true when the pid we spawned now names a different process.
+_realm_pid_reused() {
+    local st
+    st=$(_proc_start "${_realm_pids[$1]}")
+    [ -n "$st" ] && [ "$st" != "${_realm_starts[$1]}" ]
+}
 
 _realm_kill_tree() {
     local pid=$1
@@ -119,14 +132,24 @@ realm_cleanup() {
     for ((i = ${#_realm_cleanups[@]} - 1; i >= 0; i--)); do
         eval "${_realm_cleanups[$i]}" 2>/dev/null || true
     done
-    for pid in "${_realm_pids[@]}"; do _realm_kill_tree "$pid"; done
+    local n=${#_realm_pids[@]} k
+    for ((k = 0; k < n; k++)); do
+        _realm_pid_reused $k || _realm_kill_tree "${_realm_pids[$k]}"
+    done
     for i in $(seq 1 30); do
         local alive=0
-        for pid in "${_realm_pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        for ((k = 0; k < n; k++)); do
+            _realm_pid_reused $k || ! kill -0 "${_realm_pids[$k]}" 2>/dev/null || alive=1
+        done
         [ $alive = 0 ] && break
         sleep 0.1
     done
-    for pid in "${_realm_pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null; done
+    for ((k = 0; k < n; k++)); do
+        _realm_pid_reused $k && continue
+        pid=${_realm_pids[$k]}
+        kill -KILL -- "-$pid" 2>/dev/null
+        kill -KILL "$pid" 2>/dev/null
+    done
     if [ -n "${REALM:-}" ] && [ -d "$REALM" ]; then
         if [ "${REALM_KEEP:-0}" = 1 ] || { [ $_tap_failed -gt 0 ] && [ "${REALM_KEEP_ON_FAIL:-1}" = 1 ] && [ -n "${CI:-}" ]; }; then
             echo "# realm kept in $REALM" >&2
