@@ -107,9 +107,12 @@ int main(int argc, char **argv) {
      * no exit handlers. Half-written files are removed at the next start. */
     if (worker_running() > 0) {
         manager_save_pending(m); /* logins not yet written (the workers keep copies) */
+        log_msg(LOG_WARNING, "stopped without clean-up: %u worker thread%s still busy",
+                worker_running(), worker_running() == 1 ? "" : "s");
         fflush(NULL);
         _exit(r < 0 ? 1 : 0);
     }
     manager_free(m);
+    log_msg(LOG_INFO, "stopped"); /* the tests look for it: a crash in teardown has no other trace */
     return r < 0 ? 1 : 0;
 }

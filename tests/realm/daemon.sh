@@ -86,8 +86,16 @@ daemon_start() {
 }
 
 daemon_stop() {
+    local running=0
+    kill -0 "$AE_PID" 2>/dev/null && running=1
     kill -TERM "$AE_PID" 2>/dev/null
     wait_for 10 sh -c "! kill -0 $AE_PID 2>/dev/null"
+    # A crash while shutting down leaves no other trace (the kernel logs the
+    # segfault, the test goes on): a clean stop ends with "stopped".
+    if [ $running = 1 ] && ! kill -0 "$AE_PID" 2>/dev/null &&
+        ! awk '/stopping on signal/ { s = 1 } /\]: stopped/ { s = 0 } END { exit s }' "$REALM/autoenrolld.log"; then
+        fail "autoenrolld stopped cleanly on SIGTERM" "$(tail -n 5 "$REALM/autoenrolld.log")"
+    fi
 }
 
 daemon_kill9() {
