@@ -6,7 +6,7 @@
 #                        --valid-seconds N --challenge-ttl N --single-ra --html-errors]
 #
 # Exports NDES_EMU_URL (.../certsrv/mscep/mscep.dll), NDES_EMU_ADMIN_URL,
-# NDES_EMU_CA_CERT, NDES_EMU_CA_FINGERPRINT, NDES_EMU_LOG.
+# NDES_EMU_CA_CERT, NDES_EMU_CA_FINGERPRINT, NDES_EMU_LOG, NDES_EMU_PID.
 # ndes_emulator_challenge fetches a one-time challenge from the admin page
 # (UTF-16LE, like NDES) and prints it.
 
@@ -23,6 +23,7 @@ ndes_emulator_start() {
     realm_spawn "$name" "$NDES_EMU_PY" "$top_srcdir/tests/ndes-emulator/ndes_emulator.py" \
         --port "$port" --dir "$dir" "$@"
     NDES_EMU_LOG=$REALM/$name.log
+    eval "NDES_EMU_PID=\$PID_${name//[^A-Za-z0-9_]/_}"
     wait_for 30 test -e "$dir/ready" || bail "ndes emulator did not start: $(tail -n 5 "$NDES_EMU_LOG")"
     wait_for 10 port_open "$port" || bail "ndes emulator does not listen"
     NDES_EMU_URL=http://127.0.0.1:$port/certsrv/mscep/mscep.dll
@@ -30,6 +31,12 @@ ndes_emulator_start() {
     NDES_EMU_CA_CERT=$dir/ca.pem
     NDES_EMU_CA_FINGERPRINT=$(cat "$dir/fingerprint")
     export NDES_EMU_URL NDES_EMU_ADMIN_URL NDES_EMU_CA_CERT NDES_EMU_CA_FINGERPRINT NDES_EMU_LOG
+}
+
+# Stop this test's emulator (never another test's: they run side by side).
+ndes_emulator_stop() {
+    kill -TERM -- "-$NDES_EMU_PID" 2>/dev/null || kill -TERM "$NDES_EMU_PID" 2>/dev/null
+    wait_for 10 sh -c "! kill -0 $NDES_EMU_PID 2>/dev/null"
 }
 
 # Print the challenge of a fresh admin page (the second <B>); fails on the
