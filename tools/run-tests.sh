@@ -14,7 +14,20 @@ run_pass() { # run_pass BUILDDIR [configure options]
     shift
     echo "=== make check in $dir $* ==="
     bash tools/build.sh "$top/$dir" "$@" || return 1
-    make -C "$top/$dir" -j"$(nproc)" check || return 1
+    make -C "$top/$dir" -j"$(nproc)" check && return 0
+    show_failures "$top/$dir"
+    return 1
+}
+# What failed and why, from each failed test's own log: CI keeps only this output.
+show_failures() {
+    local trs log
+    for trs in $(grep -lE '^:test-result: (FAIL|ERROR|XPASS)' $(find "$1/tests" -name '*.trs')); do
+        log=${trs%.trs}.log
+        echo "--- ${log#"$1"/} (failed checks and their diagnostics) ---"
+        grep -E -A12 '^not ok' "$log" | head -n 80
+        echo "--- its last lines ---"
+        tail -n 15 "$log"
+    done
 }
 # Fresh build directories: configure options differ between passes.
 rm -rf "$top/build" "$top/build-asan"

@@ -23,7 +23,12 @@ pam_service login socket="$AE_SOCKET" debug timeout=5
 pam_users_file "$REALM/users" alice bob mallory
 out=$(pam_driver login "$REALM/users" -t 30 -n 3)
 rc=$?
-ok "90 logins on 30 threads of one process all open their session" test "$rc" = 0 -a "$(wc -l <<<"$out")" = 90
+if [ "$rc" = 0 ] && [ "$(wc -l <<<"$out")" = 90 ]; then
+    pass "90 logins on 30 threads of one process all open their session"
+else
+    fail "90 logins on 30 threads of one process all open their session (exit $rc, $(wc -l <<<"$out") lines)" \
+        "$(grep -vE 'login reported|^$' "$REALM/pam-driver.log" | tail -n 20)"
+fi
 for u in alice bob mallory; do
     uid=$(test_uid "$u")
     n=$(grep -c "user $u: login reported, request user-$uid " "$REALM/pam-driver.log")

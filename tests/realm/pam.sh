@@ -65,12 +65,48 @@ session optional $PAM_AE_MODULE $*
 PAM
 }
 
+# _pwrap_start COMMAND... : run a pam_wrapper process, its start serialized
+# machine-wide. pam_wrapper copies the service files, when it is loaded, into
+# /tmp/pam.<one character> that it picks by lstat-then-mkdir. Two processes
+# loading it at the same moment (tests run side by side) can pick the same
+# directory, and the first to exit deletes it under the other: every later
+# pam_start of that one fails (test 62 once lost all 90 logins so). The lock
+# is held until the new process has written its pid into its directory.
+_PWRAP_LOCK=${TMPDIR:-/tmp}/autoenroll-pam-wrapper.lock
+_pwrap_start() {
+    local pid i
+    exec {_pwrap_fd}>>"$_PWRAP_LOCK"
+    flock "$_pwrap_fd"
+    "$@" 0<&0 {_pwrap_fd}>&- &
+    pid=$!
+    for ((i = 0; i < 2000; i++)); do
+        _pwrap_has_dir "$pid" || ! _pwrap_alive "$pid" && break
+        sleep 0.005
+    done
+    exec {_pwrap_fd}>&-
+    wait "$pid"
+}
+_pwrap_has_dir() {
+    local f p
+    for f in /tmp/pam.?/pid; do
+        p=
+        { read -r p <"$f"; } 2>/dev/null
+        [ "$p" = "$1" ] && return 0
+    done
+    return 1
+}
+# Running, i.e. neither gone nor a zombie not yet waited for.
+_pwrap_alive() {
+    local st
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+
 pam_login() {
     local svc=$1 user=$2
     shift 2
     local pw=/dev/null
     [ -f "$REALM/$user.pw" ] && pw=$REALM/$user.pw
-    env "${NAMES_ENV[@]}" \
+    _pwrap_start env "${NAMES_ENV[@]}" \
         LD_PRELOAD="${PAM_ASAN_LIB:+$PAM_ASAN_LIB:}$PAM_WRAPPER_LIB:$NSS_WRAPPER_LIB" \
         PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$REALM/pam.d" PAM_WRAPPER_DISABLE_DEEPBIND=1 \
         PAM_WRAPPER_DEBUGLEVEL=2 \
@@ -85,7 +121,7 @@ PAM_AE_DRIVER=${PAM_AE_DRIVER:-$top_builddir/pam/pam-login-driver}
 pam_driver() {
     local svc=$1 users=$2
     shift 2
-    env "${NAMES_ENV[@]}" \
+    _pwrap_start env "${NAMES_ENV[@]}" \
         LD_PRELOAD="${PAM_ASAN_LIB:+$PAM_ASAN_LIB:}$PAM_WRAPPER_LIB:$NSS_WRAPPER_LIB" \
         PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$REALM/pam.d" PAM_WRAPPER_DISABLE_DEEPBIND=1 \
         PAM_WRAPPER_DEBUGLEVEL="${PAM_DRIVER_DEBUGLEVEL:-2}" \
