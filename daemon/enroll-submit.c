@@ -65,20 +65,39 @@ static void strv_free(char **v) {
     free(v);
 }
 
+/* Drop what one build and its reply made. A job can build more than once
+ * (next NDES server, PKCSReq after a refused RenewalReq): each starts clean. */
+static void submit_reset(SubmitJob *s) {
+    scep_transaction_free(s->txn);
+    s->txn = NULL;
+    key_free(s->key);
+    s->key = NULL;
+    key_free(s->current_key);
+    s->current_key = NULL;
+    X509_free(s->current_cert);
+    s->current_cert = NULL;
+    free(s->der);
+    s->der = NULL;
+    s->der_len = 0;
+    free(s->reply);
+    s->reply = NULL;
+    s->reply_len = 0;
+    scep_reply_free(s->result);
+    s->result = NULL;
+    free(s->chain_pem);
+    s->chain_pem = NULL;
+    keystore_free(s->ks);
+    s->ks = NULL;
+    scep_state_done(&s->state);
+    s->err = (AeError){0};
+    s->r = 0;
+}
+
 static void submit_free(void *p) {
     SubmitJob *s = p;
     if (!s)
         return;
-    scep_transaction_free(s->txn);
-    key_free(s->key);
-    key_free(s->current_key);
-    X509_free(s->current_cert);
-    keystore_free(s->ks);
-    free(s->der);
-    free(s->reply);
-    scep_reply_free(s->result);
-    free(s->chain_pem);
-    scep_state_done(&s->state);
+    submit_reset(s);
     scep_state_done(&s->saved);
     free(s->key_store);
     free(s->new_key_ref);
@@ -232,18 +251,7 @@ static void check_reply_done(void *result, void *userdata) {
             log_req(LOG_WARNING, r, NULL, "RenewalReq refused (%s): falling back to PKCSReq",
                     err.message);
             s->no_renewal = true;
-            scep_transaction_free(s->txn);
-            s->txn = NULL;
-            free(s->der);
-            s->der = NULL;
-            free(s->reply);
-            s->reply = NULL;
-            scep_reply_free(s->result);
-            s->result = NULL;
-            key_free(s->current_key);
-            s->current_key = NULL;
-            X509_free(s->current_cert);
-            s->current_cert = NULL;
+            submit_reset(s);
             negotiate_clear(j); /* fresh tokens, fresh challenge */
             after_creds(j);
             return;
@@ -421,6 +429,7 @@ static void build_done(void *result, void *userdata) {
 
 static int start_build(Job *j) {
     SubmitJob *s = j->submit;
+    submit_reset(s);
     s->challenge = j->challenge;
     s->scep_ca = j->scep_ca;
     s->caps = j->caps;

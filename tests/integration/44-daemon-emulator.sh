@@ -2,7 +2,9 @@
 # Against the NDES emulator (separate RA certificates, 3DES + SHA-1 replies,
 # PENDING then SUCCESS, short-lived certificates): autoenrolld polls a PENDING
 # request with the same transaction until it is issued, and renews by itself
-# when the renewal time comes (no command, no restart).
+# when the renewal time comes (no command, no restart). When the CA refuses
+# the RenewalReq, the daemon enrolls afresh with a PKCSReq (and, under ASan,
+# frees the first attempt: that rebuild once leaked its key).
 . "$top_srcdir/tests/realm/lib.sh"
 . "$top_srcdir/tests/realm/kdc.sh"
 . "$top_srcdir/tests/realm/ndes-emulator.sh"
@@ -36,3 +38,17 @@ ok "the daemon renews by itself when the time comes" wait_for 120 sh -c "s=\$('$
 ok "and is back to MONITORING" daemon_wait_state machine MONITORING 60
 ok "the renewed certificate is valid" openssl verify -CAfile "$NDES_EMU_CA_CERT" "$AE_OUT/machine.pem"
 ok "renewal was logged as such" grep -q "renewed" "$REALM/autoenrolld.log"
+
+# NDES refuses the RenewalReq: a fresh PKCSReq (PENDING here, then polled).
+s2=$(ae_field machine serial)
+renewed_again() { [ "$(ae_field machine state)" = MONITORING ] && [ "$(ae_field machine serial)" != "$s2" ]; }
+touch "$NDES_EMU_DIR/refuse-renewal"
+ae renew machine >/dev/null
+ok "a refused RenewalReq: the renewal still gets a new certificate" wait_for 120 renewed_again
+ok "the daemon logged the refusal and its fallback" grep -q "RenewalReq refused .*falling back to PKCSReq" "$REALM/autoenrolld.log"
+ok "the emulator refused a RenewalReq, then took a PKCSReq" \
+    awk '/refuse-renewal/ { r = 1 } r && /PKCSReq transaction/ { p = 1 } END { exit !p }' "$NDES_EMU_LOG"
+key=$REALM/keys/$(ae_field machine key_ref).key
+ok "the new certificate is valid and matches its key" sh -c \
+    "openssl verify -CAfile '$NDES_EMU_CA_CERT' '$AE_OUT/machine.pem' &&
+     [ \"\$(openssl x509 -in '$AE_OUT/machine.pem' -noout -pubkey)\" = \"\$(openssl pkey -in '$key' -pubout)\" ]"

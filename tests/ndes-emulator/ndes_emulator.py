@@ -386,6 +386,10 @@ class Emulator:
             if not csr.is_signature_valid:
                 raise ScepError(BAD_MESSAGE_CHECK, why='CSR signature')
             if t == RENEWALREQ:
+                # Real NDES often refuses RenewalReq from non-Windows clients;
+                # a file "refuse-renewal" in --dir makes this one do so.
+                if os.path.exists(os.path.join(self.args.dir, 'refuse-renewal')):
+                    raise ScepError(BAD_REQUEST, why='RenewalReq refused (refuse-renewal)')
                 s = req['signer']
                 if s.issuer != self.pki.ca.subject or s.serial_number not in self.pki.issued:
                     raise ScepError(BAD_REQUEST, why='renewal signer not issued here')

@@ -30,7 +30,8 @@ ndes_emulator_start() {
     NDES_EMU_ADMIN_URL=http://127.0.0.1:$port/certsrv/mscep_admin/
     NDES_EMU_CA_CERT=$dir/ca.pem
     NDES_EMU_CA_FINGERPRINT=$(cat "$dir/fingerprint")
-    export NDES_EMU_URL NDES_EMU_ADMIN_URL NDES_EMU_CA_CERT NDES_EMU_CA_FINGERPRINT NDES_EMU_LOG
+    NDES_EMU_DIR=$dir
+    export NDES_EMU_URL NDES_EMU_DIR NDES_EMU_ADMIN_URL NDES_EMU_CA_CERT NDES_EMU_CA_FINGERPRINT NDES_EMU_LOG
 }
 
 # Stop this test's emulator (never another test's: they run side by side).
