@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,4 +171,47 @@ int fileio_remove_stale_temps(const char *dir, const char *prefix) {
     }
     closedir(d);
     return removed;
+}
+
+int fileio_copy_to_memfd(int fd, size_t max, const char *name, bool seal, int *ret_fd) {
+    _cleanup_close_ int mfd = memfd_create(name, MFD_CLOEXEC | (seal ? MFD_ALLOW_SEALING : 0));
+    char buf[16384];
+    size_t off = 0;
+    int r = 0;
+
+    if (mfd < 0)
+        return -errno;
+    for (;;) {
+        ssize_t n = pread(fd, buf, sizeof buf, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            r = n < 0 ? -errno : 0;
+            break;
+        }
+        if (off + (size_t)n > max) {
+            r = -EFBIG;
+            break;
+        }
+        for (ssize_t w = 0; w < n && r == 0;) {
+            ssize_t k = write(mfd, buf + w, (size_t)(n - w));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                r = k < 0 ? -errno : -EIO;
+            else
+                w += k;
+        }
+        if (r < 0)
+            break;
+        off += (size_t)n;
+    }
+    explicit_bzero(buf, sizeof buf);
+    if (r < 0)
+        return r;
+    if ((seal && fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) ||
+        lseek(mfd, 0, SEEK_SET) < 0)
+        return -errno;
+    *ret_fd = TAKE_FD(mfd);
+    return 0;
 }

@@ -1,6 +1,8 @@
 /* Atomic file writes and bounded reads. */
 #pragma once
 
+#include <stdbool.h>
+
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -28,3 +30,8 @@ int fileio_mkdir_p(const char *path, mode_t mode);
  * temp file and the rename leaves one; it may hold a private key copy.
  * Returns the number removed, or -errno. */
 int fileio_remove_stale_temps(const char *dir, const char *prefix);
+
+/* A private in-memory copy (memfd, close-on-exec, at offset 0) of what fd
+ * holds from offset 0, at most max bytes (-EFBIG beyond). With seal, the copy
+ * can no longer change. The copy buffer is wiped: this carries tickets. */
+int fileio_copy_to_memfd(int fd, size_t max, const char *name, bool seal, int *ret_fd);

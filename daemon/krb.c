@@ -344,33 +344,12 @@ int krb_creds_from_ccache_fd(int fd, uid_t uid, KrbCreds **ret, AeError *err) {
     /* Copy the bytes the caller's fd gives into our own memfd: what the
      * kernel let the caller open is what we read, whatever the file's
      * owner and mode (the original may be deleted or another uid's 0600). */
-    own = memfd_create("autoenroll-usercc", MFD_CLOEXEC);
-    if (own < 0)
-        return ae_error_set(err, -errno, AE_ERR_INTERNAL, "memfd_create: %s", strerror(errno));
-    for (off_t off = 0;;) {
-        char buf[16384];
-        ssize_t n = pread(fd, buf, sizeof buf, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return ae_error_set(err, -errno, AE_ERR_CREDENTIALS, "reading the credential cache: %s",
-                                strerror(errno));
-        if (n == 0)
-            break;
-        if ((size_t)off + (size_t)n > KRB_CCACHE_MAX)
-            return ae_error_set(err, -EFBIG, AE_ERR_CREDENTIALS, "the credential cache passed is too large");
-        for (ssize_t w = 0; w < n;) {
-            ssize_t k2 = write(own, buf + w, (size_t)(n - w));
-            if (k2 < 0 && errno == EINTR)
-                continue;
-            if (k2 <= 0)
-                return ae_error_set(err, -errno, AE_ERR_INTERNAL, "copying the credential cache: %s",
-                                    strerror(errno));
-            w += k2;
-        }
-        explicit_bzero(buf, sizeof buf);
-        off += n;
-    }
+    r = fileio_copy_to_memfd(fd, KRB_CCACHE_MAX, "autoenroll-usercc", false, &own);
+    if (r == -EFBIG)
+        return ae_error_set(err, r, AE_ERR_CREDENTIALS, "the credential cache passed is too large");
+    if (r < 0)
+        return ae_error_set(err, r, AE_ERR_CREDENTIALS, "reading the credential cache: %s",
+                            strerror(-r));
     r = creds_new(&c, err);
     if (r < 0)
         return r;

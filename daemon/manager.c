@@ -328,27 +328,30 @@ static int on_save_pending(sd_event_source *s, void *userdata) {
     return 0;
 }
 
-void manager_request_changed(Manager *m, Request *r) {
-    save_now(m, r);
+/* What follows any change once its state file is written or scheduled. */
+static void after_change(Manager *m, Request *r) {
     manager_wake_waiters(m, r);
     metrics_soon(m);
     manager_reschedule(m);
+}
+
+void manager_request_changed(Manager *m, Request *r) {
+    save_now(m, r);
+    after_change(m, r);
 }
 
 void manager_request_changed_soon(Manager *m, Request *r) {
     r->unsaved = true;
     if (!m->save_defer) {
         if (sd_event_add_defer(m->event, &m->save_defer, on_save_pending, m) < 0) {
-            save_now(m, r); /* no deferral possible: keep the state on disk */
             m->save_defer = NULL;
+            save_now(m, r); /* no deferral possible: keep the state on disk */
         } else
             (void)sd_event_source_set_priority(m->save_defer, SD_EVENT_PRIORITY_IDLE);
     }
     if (m->save_defer)
         sd_event_source_set_enabled(m->save_defer, SD_EVENT_ONESHOT);
-    manager_wake_waiters(m, r);
-    metrics_soon(m);
-    manager_reschedule(m);
+    after_change(m, r);
 }
 
 void manager_kick(Manager *m, Request *r) {

@@ -7,7 +7,7 @@ pammod_LTLIBRARIES += pam/pam_autoenroll.la
 pam_pam_autoenroll_la_SOURCES = \
 	pam/pam_autoenroll.c \
 	pam/options.c pam/options.h \
-	pam/login.c pam/login.h \
+	pam/login.c pam/login.h daemon/fileio.c daemon/fileio.h \
 	daemon/ipc-client.c daemon/ipc-client.h \
 	daemon/util.h daemon/error.h
 pam_pam_autoenroll_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
@@ -32,7 +32,7 @@ pam_test_options_CFLAGS = $(AM_CFLAGS)
 TESTS += pam/test-options
 
 check_PROGRAMS += pam/test-login
-pam_test_login_SOURCES = pam/test-login.c pam/login.c pam/login.h \
+pam_test_login_SOURCES = pam/test-login.c pam/login.c pam/login.h daemon/fileio.c daemon/fileio.h \
 	daemon/ipc-client.c daemon/ipc-client.h tests/unit/tap.h
 pam_test_login_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 pam_test_login_LDADD = $(JSONC_LIBS)

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -17,6 +16,7 @@
 
 #include <json-c/json.h>
 
+#include "daemon/fileio.h"
 #include "daemon/ipc-client.h"
 #include "daemon/util.h"
 
@@ -87,46 +87,7 @@ static int open_collection_primary(const char *dir, int *ret_fd) {
  * reads the login late, after a burst or when it was busy, must still find
  * the tickets the user logged in with. */
 static int snapshot_ccache(int fd, int *ret_fd) {
-    _cleanup_close_ int mfd = memfd_create("pam_autoenroll-ccache", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    char buf[8192];
-    off_t off = 0;
-    int r = 0;
-
-    if (mfd < 0)
-        return -errno;
-    for (;;) {
-        ssize_t n = pread(fd, buf, sizeof buf, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            r = n < 0 ? -errno : 0;
-            break;
-        }
-        if (off + n > PAM_AE_CCACHE_MAX) {
-            r = -EFBIG;
-            break;
-        }
-        for (ssize_t w = 0; w < n && r == 0;) {
-            ssize_t k = write(mfd, buf + w, (size_t)(n - w));
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k <= 0)
-                r = k < 0 ? -errno : -EIO;
-            else
-                w += k;
-        }
-        if (r < 0)
-            break;
-        off += n;
-    }
-    explicit_bzero(buf, sizeof buf);
-    if (r < 0)
-        return r;
-    if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0 ||
-        lseek(mfd, 0, SEEK_SET) < 0)
-        return -errno;
-    *ret_fd = TAKE_FD(mfd);
-    return 0;
+    return fileio_copy_to_memfd(fd, PAM_AE_CCACHE_MAX, "pam_autoenroll-ccache", true, ret_fd);
 }
 
 static int open_ccache(const char *path, bool collection, int *ret_fd) {

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,35 @@ TEST(stale_temps) {
     snprintf(p, sizeof p, "%s/a.pem", sub);
     ok(access(p, F_OK) == 0, "the real file stays");
     is_int(fileio_remove_stale_temps("/nonexistent-dir", NULL), 0, "missing dir is fine");
+}
+
+TEST(copy_to_memfd) {
+    _cleanup_free_ char *p = path_in_dir("cc");
+    char buf[40000]; /* more than one read chunk */
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (char)(i * 7);
+    is_int(fileio_write_atomic(p, buf, sizeof buf, 0600, FILEIO_KEEP_OWNER, (gid_t)-1), 0, "write");
+    _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+    int copy = -1;
+    is_int(fileio_copy_to_memfd(fd, sizeof buf, "test", true, &copy), 0, "copy at exactly the cap");
+    char back[sizeof buf + 1];
+    ok(read(copy, back, sizeof back) == (ssize_t)sizeof buf && memcmp(back, buf, sizeof buf) == 0,
+       "the copy reads back from its start, byte for byte");
+    ok(write(copy, "x", 1) < 0 && errno == EPERM, "a sealed copy cannot be written");
+    /* The copy stays when the original is emptied in place (pam_krb5 destroying
+     * the session cache at logout). */
+    _cleanup_close_ int w = open(p, O_WRONLY | O_CLOEXEC);
+    ok(w >= 0 && ftruncate(w, 0) == 0, "empty the original in place");
+    ok(pread(copy, back, sizeof back, 0) == (ssize_t)sizeof buf && memcmp(back, buf, sizeof buf) == 0,
+       "the copy is unchanged");
+    close(copy);
+    copy = -1;
+    ok(pwrite(w, buf, sizeof buf, 0) == (ssize_t)sizeof buf, "refill the original");
+    is_int(fileio_copy_to_memfd(fd, sizeof buf - 1, "test", false, &copy), -EFBIG, "over the cap is EFBIG");
+    ok(copy == -1, "no fd on error");
+    is_int(fileio_copy_to_memfd(fd, sizeof buf, "test", false, &copy), 0, "unsealed copy");
+    ok(write(copy, "x", 1) == 1, "an unsealed copy is writable");
+    close(copy);
 }
 
 int main(void) {
