@@ -276,7 +276,9 @@ static int handle_profile(Parser *p, Profile *pr, const char *key, const char *v
     else if (streq(key, "key_store"))
         r = set_str(&pr->key_store, value);
     else if (streq(key, "key_bits")) {
-        if (parse_uint(value, 2048, 8192, &pr->key_bits) < 0 || pr->key_bits % 1024)
+        /* What every key store makes (file, SoftHSM, TPM): 8192 used to pass
+         * here and fail only at key generation. */
+        if (parse_uint(value, 2048, 4096, &pr->key_bits) < 0 || pr->key_bits % 1024)
             return parser_error(p, "key_bits must be 2048, 3072 or 4096");
     } else if (streq(key, "new_key_on_renew")) {
         if (parse_bool(value, &pr->new_key_on_renew) < 0)
@@ -311,6 +313,7 @@ static int handle_daemon(Parser *p, Config *c, const char *key, const char *valu
         {"check_interval", &c->check_interval_usec}, {"splay", &c->splay_usec},
         {"renew_before", &c->renew_before_usec},     {"backoff_min", &c->backoff_min_usec},
         {"backoff_max", &c->backoff_max_usec},       {"alert_before", &c->alert_before_usec},
+        {"stop_timeout", &c->stop_timeout_usec},
     };
     for (size_t i = 0; i < ELEMENTSOF(durations); i++)
         if (streq(key, durations[i].name)) {
@@ -385,6 +388,7 @@ static int config_new(Config **ret) {
     c->backoff_max_usec = 4ULL * 3600 * 1000000;
     c->max_concurrent = 16;
     c->alert_before_usec = 7ULL * 86400 * 1000000;
+    c->stop_timeout_usec = 20ULL * 1000000;
     *ret = c;
     return 0;
 }

@@ -87,6 +87,7 @@ typedef struct Config {
     uint64_t backoff_max_usec;
     uint64_t alert_before_usec; /* critical alerts this close to expiry */
     unsigned max_concurrent; /* daemon-wide cap on submissions in flight */
+    uint64_t stop_timeout_usec; /* how long a stop waits for busy worker threads */
     CaConfig cas[CONFIG_MAX_CAS];
     unsigned n_cas;
     Profile profiles[CONFIG_MAX_PROFILES];

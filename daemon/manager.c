@@ -444,8 +444,6 @@ static void on_bad_state_file(const char *path, const AeError *err, void *userda
             err->message, path);
 }
 
-#define STOP_GRACE_USEC (20ULL * USEC_PER_SEC)
-
 /* Worker threads (key generation, Kerberos, signing) cannot be interrupted:
  * exit once they have all come back, so none runs while the process tears
  * its libraries down. Network calls are simply dropped: after a restart every
@@ -476,7 +474,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
     enroller_stop(m->enroller);
     uint64_t now;
     sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-    m->stop_deadline = now + STOP_GRACE_USEC;
+    m->stop_deadline = now + m->config->stop_timeout_usec;
     if (sd_event_add_time(m->event, &m->stop_tick, CLOCK_MONOTONIC, now, 1000, on_stop_tick, m) < 0)
         sd_event_exit(m->event, 0);
     return 0;

@@ -36,7 +36,8 @@ TESTS += \
 	tests/integration/49-daemon-alerts.sh \
 	tests/integration/50-daemon-ca-modes.sh \
 	tests/integration/51-daemon-static-challenge.sh \
-	tests/integration/52-daemon-load.sh
+	tests/integration/52-daemon-load.sh \
+	tests/integration/53-daemon-stop-keygen.sh
 
 # A real Active Directory (Samba AD DC in a private namespace, tests/realm/samba.sh).
 TESTS += \

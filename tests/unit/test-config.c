@@ -72,6 +72,23 @@ TEST(errors_name_file_and_line) {
     expect_error("[ca x]\nmax_concurrent = 3\n", "[ca x] needs a 'server ='", "CA without server");
     expect_error("[ca x]\nchallenge = maybe\n", "bad.conf:2: challenge must be", "bad enum");
     expect_error("[ca x]\nserver = http://s/scep -\n", "needs an admin URL", "kerberos without admin page");
+    /* Only what every key store makes: 8192 once passed here and failed at key generation. */
+    expect_error("[profile p]\nkey_bits = 8192\n", "bad.conf:2: key_bits must be 2048, 3072 or 4096",
+                 "RSA-8192 refused");
+    expect_error("[profile p]\nkey_bits = 2560\n", "key_bits must be", "RSA-2560 refused");
+    expect_error("[daemon]\nstop_timeout = soon\n", "bad.conf:2: stop_timeout", "bad stop_timeout");
+}
+
+TEST(stop_timeout) {
+    Config *c = NULL;
+    AeError err = {0};
+    is_int(config_parse_string("t.conf", "[daemon]\n", &err, &c), 0, "no setting");
+    is_int(c->stop_timeout_usec, 20000000, "default 20 s");
+    config_free(c);
+    c = NULL;
+    is_int(config_parse_string("t.conf", "[daemon]\nstop_timeout = 0\n", &err, &c), 0, "0");
+    is_int(c->stop_timeout_usec, 0, "0 leaves at once");
+    config_free(c);
 }
 
 TEST(durations) {
