@@ -54,6 +54,14 @@ ae renew machine --wait >/dev/null
 ok "503 from the first server: enrolled on the second" test "$(ae_field machine state)" = MONITORING
 ok "503 named in the log" grep -q "503" "$REALM/autoenrolld.log"
 
+# A server that fails only the PKIOperation, after the request is built: the
+# job builds again for the second server (the first build's key and key store
+# were leaked there once).
+servers "$good" "$NDES_BUSY_SCEP_URL $NDES_ADMIN_URL"
+ae renew machine --wait >/dev/null
+ok "503 to the PKIOperation: enrolled on the second server" test "$(ae_field machine state)" = MONITORING
+ok "that move was logged" test "$(failures "$NDES_BUSY_SCEP_URL")" = 1
+
 # A server that accepts and never answers.
 hang=http://127.0.0.1:$hang_port/certsrv/mscep/mscep.dll
 servers "$good" "$hang http://127.0.0.1:$hang_port/certsrv/mscep_admin/"

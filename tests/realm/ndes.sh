@@ -16,6 +16,7 @@
 #     NDES_NTLM_URL     $NDES_URL/ntlm:  401 offering NTLM only
 #     NDES_INTUNE_URL   $NDES_URL/intune: 403 (policy module)
 #     NDES_DOWN_URL     $NDES_URL/down:  503
+#     NDES_BUSY_SCEP_URL  mscep.dll under /busy: caps and CA certs, but 503 for PKIOperation
 #   ndes_mode MODE   english|japanese|nobom|utf8|long|cachefull|nopermission|garbage
 #   ndes_deny USER   USER gets the "no permission" page
 #   ndes_stop
@@ -106,6 +107,7 @@ ProxyPass /certsrv/mscep/mscep.dll/pkiclient.exe "unix:$sock|http://localhost/sc
 ProxyPass /certsrv/mscep/mscep.dll "unix:$sock|http://localhost/scep"
 ProxyPass /neg/certsrv/mscep/mscep.dll/pkiclient.exe "unix:$sock|http://localhost/scep"
 ProxyPass /neg/certsrv/mscep/mscep.dll "unix:$sock|http://localhost/scep"
+ProxyPass /busy/certsrv/mscep/mscep.dll "unix:$sock|http://localhost/scep"
 
 <LocationMatch "^(/neg)?/certsrv/mscep_admin/">
     AuthType GSSAPI
@@ -131,6 +133,14 @@ ProxyPass /neg/certsrv/mscep/mscep.dll "unix:$sock|http://localhost/scep"
     GssapiAllowedMech krb5
     GssapiBasicAuth Off
     Require valid-user
+</LocationMatch>
+
+# /busy: GetCACaps and GetCACert answered, every PKIOperation 503 (an NDES
+# whose CA is overloaded): a server that fails once the request is built.
+<LocationMatch "^/busy/certsrv/mscep/mscep\.dll">
+    <If "%{QUERY_STRING} =~ /operation=PKIOperation/">
+        Redirect 503
+    </If>
 </LocationMatch>
 
 <VirtualHost 127.0.0.1:$NDES_TLS_PORT>
@@ -162,7 +172,8 @@ ndes_start() {
     NDES_NTLM_URL=$NDES_URL/ntlm
     NDES_INTUNE_URL=$NDES_URL/intune
     NDES_DOWN_URL=$NDES_URL/down
-    export NDES_STALE_URL NDES_NTLM_URL NDES_INTUNE_URL NDES_DOWN_URL
+    NDES_BUSY_SCEP_URL=$NDES_URL/busy/certsrv/mscep/mscep.dll
+    export NDES_STALE_URL NDES_NTLM_URL NDES_INTUNE_URL NDES_DOWN_URL NDES_BUSY_SCEP_URL
     export NDES_DIR NDES_PORT NDES_TLS_PORT NDES_URL NDES_TLS_URL NDES_ADMIN_URL NDES_SCEP_URL \
         NDES_NEG_URL NDES_NEG_SCEP_URL
 
