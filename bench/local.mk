@@ -5,4 +5,5 @@ EXTRA_DIST += bench tests/tools/fault-lib.sh tests/tools/fault-proxy.py tests/to
 TESTS += \
 	tests/integration/80-fault-kill9.sh \
 	tests/integration/81-fault-servers.sh \
-	tests/integration/82-fault-disk.sh
+	tests/integration/82-fault-disk.sh \
+	tests/integration/83-fault-clock.sh

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/challenge.h"
@@ -85,6 +86,17 @@ static void op_fail(NdesOp *op, const AeError *err) { op_finish(op, err->code ? 
 int ndes_map_status(long status, const HttpResponse *resp, const char *url, int after_token, AeError *err) {
     switch (status) {
     case 401:
+        if (after_token && resp && resp->date_time != (time_t)-1) {
+            /* The usual cause in the field: a Kerberos authenticator is good
+             * for 5 minutes either way, and the server's Date tells us. */
+            long long skew = (long long)time(NULL) - (long long)resp->date_time;
+            if (llabs(skew) > NDES_MAX_CLOCK_SKEW)
+                return ae_error_set(err, -EACCES, AE_ERR_KERBEROS,
+                                    "NDES rejected our Kerberos ticket (401 after Negotiate) at %s: this "
+                                    "host's clock is %lld s %s the server's (Kerberos allows %d s): sync the "
+                                    "clocks (NTP)",
+                                    url, llabs(skew), skew > 0 ? "ahead of" : "behind", NDES_MAX_CLOCK_SKEW);
+        }
         if (after_token)
             return ae_error_set(err, -EACCES, AE_ERR_NDES,
                                 "NDES rejected our Kerberos ticket (401 after Negotiate) at %s: the SPN "

@@ -47,6 +47,9 @@ int ndes_fetch_challenge(Http *http, sd_event *e, const NdesTarget *t, KrbCreds 
 /* Stop an operation; done() will not be called. */
 void ndes_op_cancel(NdesOp *op);
 
+/* Kerberos' default allowed clock difference (seconds), as AD sets it. */
+#define NDES_MAX_CLOCK_SKEW 300
+
 /* Map an HTTP status of an NDES page to an error with a hint. `after_token`:
  * our Negotiate token was sent. Returns the -errno it set. */
 int ndes_map_status(long status, const HttpResponse *resp, const char *url, int after_token, AeError *err);

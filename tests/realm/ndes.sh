@@ -20,6 +20,7 @@
 #   ndes_mode MODE   english|japanese|nobom|utf8|long|cachefull|nopermission|garbage
 #   ndes_deny USER   USER gets the "no permission" page
 #   ndes_stop
+#   ndes_restart     the same server again (same ports), with $NDES_CLOCK (e.g. +10m: a wrong clock)
 #
 # mscep.dll (and mscep.dll/pkiclient.exe) is proxied to the SCEP server on
 # the unix socket $REALM/scep.sock (tests/realm/scep.sh creates it).
@@ -191,14 +192,36 @@ ndes_start() {
     _ndes_write_conf
     apache2 -t -f "$NDES_DIR/httpd.conf" >"$NDES_DIR/configtest.log" 2>&1 \
         || { cat "$NDES_DIR/configtest.log" >&2; bail "apache2 config test failed"; }
+    _ndes_spawn
+}
+
+# NDES_CLOCK=OFFSET (e.g. +10m): apache and its CGI see a clock that far off
+# (libfaketime), as an NDES whose time is wrong.
+_ndes_spawn() {
+    local clock=()
+    if [ -n "${NDES_CLOCK:-}" ]; then
+        local lib
+        lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1)
+        [ -n "$lib" ] || bail "libfaketime not found (package faketime)"
+        clock=(env LD_PRELOAD="$lib" FAKETIME="$NDES_CLOCK" FAKETIME_DONT_FAKE_MONOTONIC=1)
+    fi
     # mod_auth_gssapi reads the environment: the test krb5.conf and a private
     # replay cache (the default /var/tmp is shared).
     KRB5RCACHEDIR="$NDES_DIR/rcache" KRB5_KTNAME="$REALM/http.keytab" \
-        realm_spawn apache2 apache2 -f "$NDES_DIR/httpd.conf" -DFOREGROUND
+        realm_spawn apache2 "${clock[@]}" apache2 -f "$NDES_DIR/httpd.conf" -DFOREGROUND
     NDES_PID=$PID_apache2
     wait_for 30 port_open "$NDES_PORT" && wait_for 30 port_open "$NDES_TLS_PORT" \
         || { cat "$REALM/apache2.log" "$NDES_DIR/error.log" >&2; bail "apache2 did not start"; }
 }
+
+# ndes_restart : the same server (ports, keys, challenges) started again,
+# with $NDES_CLOCK as it is now.
+ndes_restart() {
+    ndes_stop
+    wait_for 10 _ndes_ports_free || bail "apache2 did not let its ports go"
+    _ndes_spawn
+}
+_ndes_ports_free() { ! port_open "$NDES_PORT" && ! port_open "$NDES_TLS_PORT"; }
 
 ndes_stop() {
     [ -n "${NDES_PID:-}" ] || return 0

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/ndes.h"
@@ -36,6 +37,27 @@ TEST(map_status) {
     is_int(ndes_map_status(500, NULL, U, 1, &e), -EAGAIN, "500");
     is_int(ndes_map_status(301, NULL, U, 0, &e), -EREMCHG, "301");
     is_int(ndes_map_status(418, NULL, U, 0, &e), -EPROTO, "other");
+}
+
+TEST(map_status_clock_skew) {
+    AeError e = {0};
+    time_t now = time(NULL);
+    HttpResponse ahead = {.date_time = now + 600};
+    is_int(ndes_map_status(401, &ahead, U, 1, &e), -EACCES, "401 after our token, server 10 min ahead");
+    ok(strstr(e.message, "behind the server's") && strstr(e.message, "NTP"), "says so: %s", e.message);
+    is_str(e.category, AE_ERR_KERBEROS, "category kerberos");
+    HttpResponse behind = {.date_time = now - 400};
+    ndes_map_status(401, &behind, U, 1, &e);
+    ok(strstr(e.message, "ahead of the server's") != NULL, "the other way: %s", e.message);
+    HttpResponse close = {.date_time = now - 100};
+    ndes_map_status(401, &close, U, 1, &e);
+    ok(strstr(e.message, "SPN") != NULL && !strstr(e.message, "NTP"), "within 5 min: the usual hints");
+    HttpResponse nodate = {.date_time = (time_t)-1};
+    ndes_map_status(401, &nodate, U, 1, &e);
+    ok(strstr(e.message, "SPN") != NULL, "no Date header: the usual hints");
+    HttpResponse before_token = {.date_time = now + 600};
+    is_int(ndes_map_status(401, &before_token, U, 0, &e), -EPROTONOSUPPORT,
+           "a first 401 (before our token) is not about the clock");
 }
 
 static char tmpdir[] = "/tmp/test-ndes.XXXXXX";

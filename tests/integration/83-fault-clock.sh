@@ -1,0 +1,48 @@
+#!/bin/bash
+# Fault: NDES's clock is wrong. A Kerberos authenticator is good for 5 minutes
+# either way, so NDES (Apache + mod_auth_gssapi here, under libfaketime)
+# answers our Negotiate token with 401. The daemon says what is wrong (the
+# clocks, measured from the server's Date header, not the usual SPN hints),
+# keeps the certificate in use, retries with backoff, and renews by itself
+# once the clock is right again. `autoenroll diagnose` names the clock too.
+. "$top_srcdir/tests/realm/lib.sh"
+. "$top_srcdir/tests/realm/kdc.sh"
+. "$top_srcdir/tests/realm/scep.sh"
+. "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/daemon.sh"
+. "$top_srcdir/tests/tools/fault-lib.sh"
+realm_init
+kdc_start
+scep_start --ndes-challenges
+ndes_start
+daemon_config "file:$REALM/keys"
+CA_CERT_FOR_CHECK=$SCEP_CA_CERT
+daemon_start
+ok "enrolled while the clocks agree" daemon_wait_state machine MONITORING 90
+serial=$(ae_field machine serial)
+key=$REALM/keys/$(ae_field machine key_ref).key
+cert_sum=$(sha256sum <"$AE_OUT/machine.pem")
+key_sum=$(sha256sum <"$key")
+
+for offset in +10m -7m; do
+    NDES_CLOCK=$offset ndes_restart
+    ae renew machine --wait >/dev/null
+    ok "NDES $offset: the renewal fails and is retried (CA_UNREACHABLE)" \
+        test "$(ae_field machine state)" = CA_UNREACHABLE
+    msg=$(ae_field machine last_error.message)
+    case $offset in +*) way=behind ;; *) way="ahead of" ;; esac
+    ok "NDES $offset: the error names the clocks ($msg)" \
+        grep -qE "clock is [0-9]+ s $way the server's .*NTP" <<<"$msg"
+    ok "NDES $offset: category kerberos" test "$(ae_field machine last_error.category)" = kerberos
+    ok "NDES $offset: certificate and key in use unchanged" sh -c \
+        "[ '$(ae_field machine serial)' = '$serial' ] && [ \"\$(sha256sum <'$AE_OUT/machine.pem')\" = '$cert_sum' ] &&
+         [ \"\$(sha256sum <'$key')\" = '$key_sum' ]"
+    out=$(with_names "$AE_CLI" --config "$AE_CONF" diagnose test 2>&1)
+    ok "NDES $offset: diagnose says the clock is off" grep -iE "clock.*(ahead of|behind).*NTP" <<<"$out"
+done
+
+NDES_CLOCK= ndes_restart
+ok "clock right again: the daemon renews by itself" \
+    wait_for 60 sh -c "[ \"\$('$AE_CLI' --socket '$AE_SOCKET' --json status machine | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[\"state\"], d[\"serial\"])')\" != 'MONITORING $serial' ] &&
+        '$AE_CLI' --socket '$AE_SOCKET' --json status machine | grep -q '\"state\": *\"MONITORING\"'"
+ok "the new certificate verifies and matches its key" fault_check_outputs
