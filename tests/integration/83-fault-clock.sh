@@ -5,6 +5,7 @@
 # clocks, measured from the server's Date header, not the usual SPN hints),
 # keeps the certificate in use, retries with backoff, and renews by itself
 # once the clock is right again. `autoenroll diagnose` names the clock too.
+# Last, this host's clock is off against KDC and NDES together.
 . "$top_srcdir/tests/realm/lib.sh"
 . "$top_srcdir/tests/realm/kdc.sh"
 . "$top_srcdir/tests/realm/scep.sh"
@@ -40,6 +41,22 @@ for offset in +10m -7m; do
     out=$(with_names "$AE_CLI" --config "$AE_CONF" diagnose test 2>&1)
     ok "NDES $offset: diagnose says the clock is off" grep -iE "clock.*(ahead of|behind).*NTP" <<<"$out"
 done
+
+# This host's own clock 10 minutes behind the whole domain (KDC and NDES):
+# the KDC still issues tickets (MIT's client adjusts to the KDC's time for
+# the AS exchange), but NDES refuses the authenticator. As on Windows, the
+# fix is the clock, and the error says so.
+kdc_stop
+KDC_CLOCK=+10m kdc_start_again
+NDES_CLOCK=+10m ndes_restart
+ae renew machine --wait >/dev/null
+msg=$(ae_field machine last_error.message)
+ok "host 10 min behind the domain: CA_UNREACHABLE, certificate kept" \
+    test "$(ae_field machine state) $(ae_field machine serial)" = "CA_UNREACHABLE $serial"
+ok "host 10 min behind the domain: the error names the clocks ($msg)" \
+    grep -qE "clock is [0-9]+ s behind the server's .*NTP" <<<"$msg"
+kdc_stop
+kdc_start_again
 
 NDES_CLOCK= ndes_restart
 ok "clock right again: the daemon renews by itself" \

@@ -226,6 +226,17 @@ as_user() {
         env "${NAMES_ENV[@]}" HOME="$REALM/home/$name" USER="$name" "$@"
 }
 
+# realm_clock OFFSET : CLOCK_ENV=(env ...) that runs a server with its clock
+# OFFSET off (libfaketime, e.g. +10m), or () when OFFSET is empty.
+realm_clock() {
+    CLOCK_ENV=()
+    [ -n "${1:-}" ] || return 0
+    local lib
+    lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1)
+    [ -n "$lib" ] || bail "libfaketime not found (package faketime)"
+    CLOCK_ENV=(env LD_PRELOAD="$lib" FAKETIME="$1" FAKETIME_DONT_FAKE_MONOTONIC=1)
+}
+
 # --- the realm directory -----------------------------------------------
 realm_init() {
     REALM=$(mktemp -d "${TMPDIR:-/tmp}/autoenroll-realm.XXXXXX")

@@ -198,17 +198,11 @@ ndes_start() {
 # NDES_CLOCK=OFFSET (e.g. +10m): apache and its CGI see a clock that far off
 # (libfaketime), as an NDES whose time is wrong.
 _ndes_spawn() {
-    local clock=()
-    if [ -n "${NDES_CLOCK:-}" ]; then
-        local lib
-        lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1)
-        [ -n "$lib" ] || bail "libfaketime not found (package faketime)"
-        clock=(env LD_PRELOAD="$lib" FAKETIME="$NDES_CLOCK" FAKETIME_DONT_FAKE_MONOTONIC=1)
-    fi
+    realm_clock "${NDES_CLOCK:-}"
     # mod_auth_gssapi reads the environment: the test krb5.conf and a private
     # replay cache (the default /var/tmp is shared).
     KRB5RCACHEDIR="$NDES_DIR/rcache" KRB5_KTNAME="$REALM/http.keytab" \
-        realm_spawn apache2 "${clock[@]}" apache2 -f "$NDES_DIR/httpd.conf" -DFOREGROUND
+        realm_spawn apache2 "${CLOCK_ENV[@]}" apache2 -f "$NDES_DIR/httpd.conf" -DFOREGROUND
     NDES_PID=$PID_apache2
     wait_for 30 port_open "$NDES_PORT" && wait_for 30 port_open "$NDES_TLS_PORT" \
         || { cat "$REALM/apache2.log" "$NDES_DIR/error.log" >&2; bail "apache2 did not start"; }
