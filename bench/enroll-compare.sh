@@ -25,12 +25,8 @@ done
 top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
 top_builddir=${builddir:-${top_builddir:-$top_srcdir/build}}
 export top_srcdir top_builddir
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/realm/softhsm.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
 . "$top_srcdir/tests/realm/ndes-emulator.sh"
 . "$top_srcdir/bench/certmonger.sh"
 . "$top_srcdir/bench/stats.sh"

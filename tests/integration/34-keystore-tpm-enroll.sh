@@ -4,16 +4,9 @@
 # the TPM, the CertRep envelope decrypted by it, the certificate stored on the
 # TPM token under the key's id; then a renewal that drops the old key only
 # after the new certificate is saved.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/realm/tpm.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 tpm_start
 daemon_config "$TPM_URI"
 daemon_start

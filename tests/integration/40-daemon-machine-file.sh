@@ -2,15 +2,8 @@
 # autoenrolld enrolls the machine certificate at first start, from config
 # alone: host keytab -> NDES challenge (Negotiate) -> scepserver through the
 # Apache NDES stand-in; key in the file store, certificate and chain as PEM.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+. "$top_srcdir/tests/realm/stack.sh"
+stack_start
 daemon_config "file:$REALM/keys"
 daemon_start
 

@@ -3,15 +3,8 @@
 # her cache into a memfd, as her); the daemon enrolls under her uid with her
 # UPN; other users can neither see her request nor pass her tickets off as
 # theirs; a user without tickets waits in NEED_CREDENTIALS.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+. "$top_srcdir/tests/realm/stack.sh"
+stack_start
 daemon_config "file:$REALM/keys" "hook = id -u > %{home}/hook.uid; echo \$AUTOENROLL_REQUEST_ID >> %{home}/hook.uid"
 daemon_start
 

@@ -3,16 +3,9 @@
 # stored on the token under the key's CKA_ID, and a renewal: a new key, the
 # old key and certificate kept until the new certificate is saved, then gone;
 # a post-save hook run with the request in its environment.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/realm/softhsm.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 softhsm_init
 daemon_config "$SOFTHSM_URI" "hook_timeout = 10s"
 # The hook belongs to the machine profile: insert it there.

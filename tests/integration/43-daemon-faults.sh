@@ -3,15 +3,8 @@
 # orphan keys), a corrupt state file (set aside, never fatal), a renewal that
 # fails (the old certificate and key stay, backoff, recovery when the KDC is
 # back).
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+. "$top_srcdir/tests/realm/stack.sh"
+stack_start
 daemon_config "file:$REALM/keys"
 
 # SIGTERM in the middle of key generation and enrollment: a clean, quick exit

@@ -3,16 +3,9 @@
 # one is stopped, answers 503, hangs, or says "password cache is full"; a
 # failed server is skipped for its cool-down, then tried again. Load control:
 # a per-CA cap on submissions per minute holds requests back.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/realm/ndes-emulator.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 ndes_emulator_start
 daemon_config "file:$REALM/keys"
 sed -i 's/^timeout = .*/timeout = 3s\nserver_cooldown = 6s/' "$AE_CONF"

@@ -1,15 +1,8 @@
 #!/bin/bash
 # `autoenroll diagnose`: the whole chain for every server of a CA, read from
 # the daemon's configuration, on a working realm and on broken ones.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+. "$top_srcdir/tests/realm/stack.sh"
+stack_start
 daemon_config "file:$REALM/keys"
 diag_cli() { with_names "$AE_CLI" --config "$AE_CONF" "$@"; }
 

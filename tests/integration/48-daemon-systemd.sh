@@ -2,16 +2,9 @@
 # The daemon under systemd's protocols, without systemd: socket activation
 # (systemd-socket-activate passes the listening socket), Type=notify
 # (READY=1 and STATUS= on NOTIFY_SOCKET) and the watchdog (WATCHDOG=1 pings).
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 need systemd-socket-activate socat
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 daemon_config "file:$REALM/keys"
 
 # A datagram socket standing in for systemd's notify socket.

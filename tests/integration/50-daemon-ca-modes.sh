@@ -2,15 +2,8 @@
 # CA modes through the daemon: NDES over HTTPS (trusting only the configured
 # TLS CA), and NDES that wants Negotiate on mscep.dll too (a fresh token for
 # every request: an authenticator is good for one use only).
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+. "$top_srcdir/tests/realm/stack.sh"
+stack_start
 daemon_config "file:$REALM/keys"
 
 ca_servers() { # replace the CA's server lines and extra settings, restart

@@ -3,19 +3,12 @@
 # - many renewals due at once used to start one key-generation thread per
 #   request (1,000 threads for 1,000 due); local work is now capped at 8 jobs.
 # - `autoenroll list` of 10,000 requests was over the 4 MiB IPC reply cap.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/tools/fault-lib.sh"
 need python3
 DUE=${LOAD_DUE:-40}
 LISTED=${LOAD_LIST:-10000}
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 daemon_config "file:$REALM/keys"
 daemon_start
 ok "the template request enrolls" daemon_wait_state machine MONITORING 90

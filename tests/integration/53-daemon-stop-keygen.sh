@@ -4,15 +4,8 @@
 # The daemon leaves by itself once the timeout is up, without waiting for the
 # key and without crashing; nothing half-made is kept; at the next start the
 # request goes on from its saved state and is issued.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+. "$top_srcdir/tests/realm/stack.sh"
+stack_start
 daemon_config "file:$REALM/keys"
 # An RSA-4096 key takes 0.3-5 s here; the stop does not wait at all.
 sed -i "s|^\[daemon\]|[daemon]\nstop_timeout = 0|; s|^keytab = $REALM/host.keytab|&\nkey_bits = 4096|" "$AE_CONF"

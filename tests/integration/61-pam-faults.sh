@@ -2,16 +2,9 @@
 # pam_autoenroll never holds up a login: daemon stopped -> the login goes on
 # at once; a hung daemon (accepts, never answers) -> open_session returns
 # within its bound (timeout=, wait=); `strict` turns both into a failed session.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/realm/pam.sh"
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 daemon_config "file:$REALM/keys"
 daemon_start
 pam_setup

@@ -4,16 +4,9 @@
 # users, three rounds. Every session opens, every login reaches the daemon
 # with the right user's tickets, and nothing leaks between handles (run it
 # under ASan: --enable-sanitizers).
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/realm/pam.sh"
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 daemon_config "file:$REALM/keys"
 daemon_start
 pam_setup

@@ -5,11 +5,7 @@
 # CRL. Refused: the same key with an expired certificate, a certificate from
 # another CA, and the enrolled certificate once revoked. The NetworkManager
 # fragment is read and rewritten by `nmcli --offline`.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/realm/radius.sh"
 need nmcli eapol_test freeradius
 # ae_to FILE ARGS... : the CLI's output into FILE
@@ -17,10 +13,7 @@ ae_to() { local f=$1; shift; ae "$@" >"$f"; }
 json_check() { ae consumer-config machine --for openvpn --json >"$REALM/c.json" &&
     /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
 assert d["key"] == sys.argv[2] and d["fragment"].startswith("# OpenVPN"), d' "$REALM/c.json" "$1"; }
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 daemon_config "file:$REALM/keys"
 daemon_start
 testca_init

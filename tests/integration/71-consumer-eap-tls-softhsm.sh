@@ -4,21 +4,14 @@
 # p11-kit-proxy, as `autoenroll consumer-config` writes it. Then a renewal:
 # the next authentication uses the new certificate and key, and the old key
 # is gone from the token (it can no longer authenticate).
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/realm/softhsm.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
 . "$top_srcdir/tests/realm/radius.sh"
 need eapol_test freeradius
 ae_to() { local f=$1; shift; ae "$@" >"$f"; }
 # with_pin CONF : the block with the token PIN added (never printed)
 with_pin() { sed "s|^}|\tpin=\"$(cat "$SOFTHSM_PIN_FILE")\"\n}|" "$1" >"$1.pin"; }
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 softhsm_init
 daemon_config "$SOFTHSM_URI"
 daemon_start

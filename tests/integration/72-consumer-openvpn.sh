@@ -5,20 +5,13 @@
 # and the SoftHSM key through pkcs11-helper (pkcs11-providers p11-kit-proxy +
 # the pkcs11-id autoenroll computes, checked against `openvpn --show-pkcs11-ids`).
 # A certificate from another CA is refused by the server.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/realm/softhsm.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
 . "$top_srcdir/tests/realm/radius.sh"
 . "$top_srcdir/tests/realm/openvpn.sh"
 need openvpn
 ae_to() { local f=$1; shift; ae "$@" >"$f"; }
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 softhsm_init
 # Two machine profiles: one with a file key, one with the key in SoftHSM.
 daemon_config "file:$REALM/keys" "

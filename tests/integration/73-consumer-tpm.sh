@@ -3,21 +3,14 @@
 # with eapol_test (libp11 engine over p11-kit-proxy, which loads the
 # registered tpm2_pkcs11 module) and an OpenVPN handshake (pkcs11-helper),
 # both configured from `autoenroll consumer-config`.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/realm/tpm.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
 . "$top_srcdir/tests/realm/radius.sh"
 . "$top_srcdir/tests/realm/openvpn.sh"
 need eapol_test freeradius openvpn
 ae_to() { local f=$1; shift; ae "$@" >"$f"; }
 with_pin() { sed "s|^}|\tpin=\"$(cat "$TPM_PIN_FILE")\"\n}|" "$1" >"$1.pin"; }
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 tpm_start
 daemon_config "$TPM_URI"
 daemon_start

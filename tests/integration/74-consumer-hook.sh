@@ -3,17 +3,10 @@
 # wpa_supplicant configuration in step with the daemon: written after the
 # first save, rewritten and "reloaded" after a renewal, and the rewritten file
 # authenticates with the new certificate (FreeRADIUS sees the new serial).
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/realm/radius.sh"
 need eapol_test freeradius
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 daemon_config "file:$REALM/keys" "hook_timeout = 20s"
 # The config's lines are short (inih): a wrapper gives the example the
 # test's socket and CLI, as a site would give its reload command.

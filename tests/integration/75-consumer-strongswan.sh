@@ -5,21 +5,14 @@
 # plugin by its hex CKA_ID (handle). One charon plays both ends (initiator
 # 127.0.0.1 -> responder 127.0.0.2), inside a network and mount namespace of
 # its own (private /run for its pid file, its own loopback for IKE and XFRM).
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/realm/softhsm.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
 . "$top_srcdir/tests/realm/radius.sh"
 need swanctl unshare ip
 CHARON=/usr/lib/ipsec/charon
 need "$CHARON"
 ae_to() { local f=$1; shift; ae "$@" >"$f"; }
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 softhsm_init
 daemon_config "file:$REALM/keys" "
 [profile token]

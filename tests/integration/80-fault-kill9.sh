@@ -8,12 +8,8 @@
 # object store is not crash-safe (a kill -9 while SoftHSM, inside the daemon,
 # writes a token file left the whole token unreadable: "no PKCS#11 token
 # present"), which is SoftHSM's limit, not the daemon's.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/realm/softhsm.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
 . "$top_srcdir/tests/tools/fault-lib.sh"
 # A longer run (issue 8's "200 enrollments and renewals"): FAULT_REQUESTS=30
 # (at most 30 profiles beside the machine and user ones) FAULT_OPS=200 keeps killing and
@@ -24,10 +20,7 @@ OPS=${FAULT_OPS:-0}
 [ "$REQUESTS" -ge 2 ] && [ "$REQUESTS" -le 30 ] || bail "FAULT_REQUESTS must be 2..30"
 n_f=$((REQUESTS * 7 / 10))
 n_h=$((REQUESTS - n_f))
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 daemon_config "file:$REALM/keys"
 fault_profiles f "$n_f" "file:$REALM/keys"
 fault_profiles h "$n_h" "file:$REALM/hkeys"

@@ -9,16 +9,9 @@
 # certificate and key in use stay in place byte for byte, and when the server
 # is back every request renews by itself. A slow server within the timeout
 # only makes things slower.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/tools/fault-lib.sh"
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 # NDES (challenge page and SCEP, all through Apache) behind the fault relay.
 fault_proxy_start ndes "$NDES_PORT"
 NDES_URL=http://$NDES_HOST:$FP_PORT_ndes daemon_config "file:$REALM/keys"

@@ -10,11 +10,7 @@ if [ -z "${AE_FAULT_MOUNTNS:-}" ]; then
     command -v unshare >/dev/null || { echo "not ok 1 - missing tool: unshare"; echo "1..1"; exit 1; }
     AE_FAULT_MOUNTNS=1 exec unshare -m --propagation private "${BASH:-/bin/bash}" "$0" "$@"
 fi
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/tools/fault-lib.sh"
 realm_init
 SMALL=$REALM/small

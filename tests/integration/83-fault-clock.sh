@@ -6,16 +6,9 @@
 # keeps the certificate in use, retries with backoff, and renews by itself
 # once the clock is right again. `autoenroll diagnose` names the clock too.
 # Last, this host's clock is off against KDC and NDES together.
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/tools/fault-lib.sh"
-realm_init
-kdc_start
-scep_start --ndes-challenges
-ndes_start
+stack_start
 daemon_config "file:$REALM/keys"
 CA_CERT_FOR_CHECK=$SCEP_CA_CERT
 daemon_start
