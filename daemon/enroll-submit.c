@@ -187,6 +187,49 @@ static char **split_commas(const char *s) {
     return out;
 }
 
+/* --- HTTP to the current NDES server -------------------------------------- */
+
+/* What every SCEP call to the current server carries; headers[0] is set by
+ * the caller (a Negotiate header, or NULL when the CA wants none). */
+static HttpRequest scep_request(Job *j, const char *const headers[2], size_t max_body) {
+    return (HttpRequest){.cafile = j->ca->tls_ca_file, .max_body = max_body,
+                         .timeout_ms = (unsigned)(j->ca->timeout_usec / 1000),
+                         .headers = headers[0] ? headers : NULL};
+}
+
+/* GET ?operation=OP on the current server; done() gets the answer. */
+static void scep_get(Job *j, const char *op, size_t max_body, HttpDone done, const char *what) {
+    _cleanup_free_ char *url = NULL;
+    int k = scep_url_build(server_of(j)->scep_url, op, NULL, &url);
+    if (k < 0) {
+        fail_errno(j, k, AE_ERR_CONFIG, "bad SCEP URL");
+        return;
+    }
+    const char *headers[2] = {next_negotiate(j), NULL};
+    HttpRequest req = scep_request(j, headers, max_body);
+    req.url = url;
+    k = http_submit(j->e->http, &req, done, j, &j->call);
+    if (k < 0)
+        fail_errno(j, k, AE_ERR_NETWORK, what);
+}
+
+/* The common start of an HTTP done(): false when the job is over (its
+ * request is gone, or the call failed and no other server is left) or has
+ * moved to the next server; true when resp is there to read. */
+static bool scep_reply_arrived(Job *j, int k, const AeError *herr) {
+    j->call = NULL;
+    if (!j->r) {
+        job_finish(j);
+        return false;
+    }
+    if (k < 0) {
+        if (!try_next_server(j, herr))
+            fail(j, herr);
+        return false;
+    }
+    return true;
+}
+
 /* --- step 6/7: the PKIOperation and the reply --------------------------- */
 
 static void *check_reply_run(void *arg) {
@@ -287,17 +330,9 @@ static void check_reply_done(void *result, void *userdata) {
 
 static void pkioperation_done(int k, HttpResponse *resp, const AeError *herr, void *userdata) {
     Job *j = userdata;
-    j->call = NULL;
-    if (!j->r) {
-        job_finish(j);
+    if (!scep_reply_arrived(j, k, herr))
         return;
-    }
     AeError err = {0};
-    if (k < 0) {
-        if (!try_next_server(j, herr))
-            fail(j, herr);
-        return;
-    }
     if (scep_http_check(SCEP_OP_PKI_OPERATION, resp->status, resp->content_type, resp->body,
                         resp->body_len, &err) < 0) {
         if (!(resp->status >= 500 && try_next_server(j, &err)))
@@ -319,10 +354,8 @@ static void send_pkioperation(Job *j) {
     SubmitJob *s = j->submit;
     const char *url = server_of(j)->scep_url;
     _cleanup_free_ char *full = NULL;
-    HttpRequest req = {.timeout_ms = (unsigned)(j->ca->timeout_usec / 1000),
-                       .cafile = j->ca->tls_ca_file, .max_body = SCEP_MAX_PKI_BODY};
     const char *headers[2] = {next_negotiate(j), NULL};
-    req.headers = headers[0] ? headers : NULL;
+    HttpRequest req = scep_request(j, headers, SCEP_MAX_PKI_BODY);
     int k;
     if (scep_caps_use_post(j->caps)) {
         k = scep_url_build(url, "PKIOperation", NULL, &full);
@@ -497,17 +530,9 @@ static void get_challenge(Job *j) {
 
 static void cacert_done(int k, HttpResponse *resp, const AeError *herr, void *userdata) {
     Job *j = userdata;
-    j->call = NULL;
-    if (!j->r) {
-        job_finish(j);
+    if (!scep_reply_arrived(j, k, herr))
         return;
-    }
     AeError err = {0};
-    if (k < 0) {
-        if (!try_next_server(j, herr))
-            fail(j, herr);
-        return;
-    }
     if (scep_http_check(SCEP_OP_GET_CA_CERT, resp->status, resp->content_type, resp->body,
                         resp->body_len, &err) < 0) {
         if (!try_next_server(j, &err))
@@ -531,33 +556,13 @@ static void cacert_done(int k, HttpResponse *resp, const AeError *herr, void *us
 }
 
 static void get_cacert(Job *j) {
-    _cleanup_free_ char *url = NULL;
-    int k = scep_url_build(server_of(j)->scep_url, "GetCACert", NULL, &url);
-    if (k < 0) {
-        fail_errno(j, k, AE_ERR_CONFIG, "bad SCEP URL");
-        return;
-    }
-    const char *headers[2] = {next_negotiate(j), NULL};
-    HttpRequest req = {.url = url, .cafile = j->ca->tls_ca_file, .max_body = SCEP_MAX_CACERT_BODY,
-                       .timeout_ms = (unsigned)(j->ca->timeout_usec / 1000),
-                       .headers = headers[0] ? headers : NULL};
-    k = http_submit(j->e->http, &req, cacert_done, j, &j->call);
-    if (k < 0)
-        fail_errno(j, k, AE_ERR_NETWORK, "cannot ask for the CA certificates");
+    scep_get(j, "GetCACert", SCEP_MAX_CACERT_BODY, cacert_done, "cannot ask for the CA certificates");
 }
 
 static void caps_done(int k, HttpResponse *resp, const AeError *herr, void *userdata) {
     Job *j = userdata;
-    j->call = NULL;
-    if (!j->r) {
-        job_finish(j);
+    if (!scep_reply_arrived(j, k, herr))
         return;
-    }
-    if (k < 0) {
-        if (!try_next_server(j, herr))
-            fail(j, herr);
-        return;
-    }
     if (resp->status >= 500) {
         AeError err = {0};
         ae_error_set(&err, -EPROTO, AE_ERR_NDES, "NDES %s answered HTTP %ld: the service is down",
@@ -574,19 +579,7 @@ static void caps_done(int k, HttpResponse *resp, const AeError *herr, void *user
 }
 
 static void get_caps(Job *j) {
-    _cleanup_free_ char *url = NULL;
-    int k = scep_url_build(server_of(j)->scep_url, "GetCACaps", NULL, &url);
-    if (k < 0) {
-        fail_errno(j, k, AE_ERR_CONFIG, "bad SCEP URL");
-        return;
-    }
-    const char *headers[2] = {next_negotiate(j), NULL};
-    HttpRequest req = {.url = url, .cafile = j->ca->tls_ca_file, .max_body = SCEP_MAX_CAPS_BODY,
-                       .timeout_ms = (unsigned)(j->ca->timeout_usec / 1000),
-                       .headers = headers[0] ? headers : NULL};
-    k = http_submit(j->e->http, &req, caps_done, j, &j->call);
-    if (k < 0)
-        fail_errno(j, k, AE_ERR_NETWORK, "cannot reach NDES");
+    scep_get(j, "GetCACaps", SCEP_MAX_CAPS_BODY, caps_done, "cannot reach NDES");
 }
 
 /* --- which NDES server ----------------------------------------------- */
