@@ -149,9 +149,18 @@ fail:
     return -ENOMEM;
 }
 
+/* Append one extension made from value; -ENOMEM when OpenSSL cannot. */
+static int push_ext(STACK_OF(X509_EXTENSION) *exts, int nid, int critical, void *value) {
+    X509_EXTENSION *ext = X509V3_EXT_i2d(nid, critical, value);
+    if (!ext || !sk_X509_EXTENSION_push(exts, ext)) {
+        X509_EXTENSION_free(ext);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 static int add_san(const CsrProfile *p, STACK_OF(X509_EXTENSION) *exts, AeError *err) {
     GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
-    X509_EXTENSION *ext = NULL;
     int r = -ENOMEM;
 
     if (!gens)
@@ -201,21 +210,14 @@ static int add_san(const CsrProfile *p, STACK_OF(X509_EXTENSION) *exts, AeError 
     r = 0;
     if (sk_GENERAL_NAME_num(gens) == 0)
         goto out;
-    r = -ENOMEM;
-    ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, gens);
-    if (!ext || !sk_X509_EXTENSION_push(exts, ext))
-        goto out;
-    ext = NULL;
-    r = 0;
+    r = push_ext(exts, NID_subject_alt_name, 0, gens);
 out:
-    X509_EXTENSION_free(ext);
     GENERAL_NAMES_free(gens);
     return r;
 }
 
 static int add_key_usage(unsigned ku, STACK_OF(X509_EXTENSION) *exts) {
     ASN1_BIT_STRING *bs = ASN1_BIT_STRING_new();
-    X509_EXTENSION *ext = NULL;
     int r = -ENOMEM;
 
     if (!bs)
@@ -223,13 +225,8 @@ static int add_key_usage(unsigned ku, STACK_OF(X509_EXTENSION) *exts) {
     for (int bit = 0; bit < 8; bit++)
         if (ku & (0x80u >> bit) && !ASN1_BIT_STRING_set_bit(bs, bit, 1))
             goto out;
-    ext = X509V3_EXT_i2d(NID_key_usage, 1, bs);
-    if (!ext || !sk_X509_EXTENSION_push(exts, ext))
-        goto out;
-    ext = NULL;
-    r = 0;
+    r = push_ext(exts, NID_key_usage, 1, bs);
 out:
-    X509_EXTENSION_free(ext);
     ASN1_BIT_STRING_free(bs);
     return r;
 }
@@ -237,7 +234,6 @@ out:
 static int add_eku(const char *const *ekus, STACK_OF(X509_EXTENSION) *exts, AeError *err) {
     static const char *const dflt[] = { "clientAuth", NULL };
     EXTENDED_KEY_USAGE *eku = sk_ASN1_OBJECT_new_null();
-    X509_EXTENSION *ext = NULL;
     int r = -ENOMEM;
 
     if (!eku)
@@ -256,14 +252,8 @@ static int add_eku(const char *const *ekus, STACK_OF(X509_EXTENSION) *exts, AeEr
     r = 0;
     if (sk_ASN1_OBJECT_num(eku) == 0)
         goto out;
-    r = -ENOMEM;
-    ext = X509V3_EXT_i2d(NID_ext_key_usage, 0, eku);
-    if (!ext || !sk_X509_EXTENSION_push(exts, ext))
-        goto out;
-    ext = NULL;
-    r = 0;
+    r = push_ext(exts, NID_ext_key_usage, 0, eku);
 out:
-    X509_EXTENSION_free(ext);
     sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
     return r;
 }
