@@ -8,6 +8,7 @@
 #include <p11-kit/uri.h>
 
 #include "daemon/consumer.h"
+#include "daemon/json-util.h"
 #include "daemon/util.h"
 
 static const char *const kind_names[_CONSUMER_MAX] = {
@@ -325,17 +326,6 @@ int consumer_fragment(ConsumerKind k, const ConsumerInput *in, char **ret) {
     return 0;
 }
 
-static int add_str(json_object *o, const char *k, const char *v) {
-    if (!v)
-        return 0;
-    json_object *s = json_object_new_string(v);
-    if (!s || json_object_object_add(o, k, s) < 0) {
-        json_object_put(s);
-        return -ENOMEM;
-    }
-    return 0;
-}
-
 int consumer_to_json(ConsumerKind k, const ConsumerInput *in, json_object **ret) {
     _cleanup_free_ char *frag = NULL, *hid = NULL;
     int r = consumer_fragment(k, in, &frag);
@@ -350,18 +340,18 @@ int consumer_to_json(ConsumerKind k, const ConsumerInput *in, json_object **ret)
     if (!o)
         return -ENOMEM;
     int e = 0;
-    e |= add_str(o, "consumer", consumer_kind_to_string(k));
-    e |= add_str(o, "request", in->id);
-    e |= add_str(o, "identity", identity_of(in));
-    e |= add_str(o, "cert_file", in->cert_file);
-    e |= add_str(o, "chain_file", in->chain_file);
-    e |= add_str(o, "key", in->key);
-    e |= add_str(o, "cert_uri", in->cert_uri);
-    e |= add_str(o, "key_id", in->key_id_hex);
-    e |= add_str(o, "pkcs11_id", hid);
+    e |= json_add_str(o, "consumer", consumer_kind_to_string(k));
+    e |= json_add_str(o, "request", in->id);
+    e |= json_add_str(o, "identity", identity_of(in));
+    e |= json_add_str(o, "cert_file", in->cert_file);
+    e |= json_add_str(o, "chain_file", in->chain_file);
+    e |= json_add_str(o, "key", in->key);
+    e |= json_add_str(o, "cert_uri", in->cert_uri);
+    e |= json_add_str(o, "key_id", in->key_id_hex);
+    e |= json_add_str(o, "pkcs11_id", hid);
     if (consumer_key_is_pkcs11(in))
-        e |= add_str(o, "pkcs11_module", in->pkcs11_module);
-    e |= add_str(o, "fragment", frag);
+        e |= json_add_str(o, "pkcs11_module", in->pkcs11_module);
+    e |= json_add_str(o, "fragment", frag);
     if (e) {
         json_object_put(o);
         return -ENOMEM;

@@ -6,7 +6,7 @@ daemon_libautoenroll_la_SOURCES = \
 	daemon/fileio.c daemon/fileio.h \
 	daemon/config.c daemon/config.h \
 	daemon/template.c daemon/template.h \
-	daemon/request.c daemon/request.h \
+	daemon/request.c daemon/request.h daemon/json-util.h \
 	daemon/store.c daemon/store.h \
 	daemon/schedule.c daemon/schedule.h \
 	daemon/log.c daemon/log.h \

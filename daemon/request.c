@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/json-util.h"
 #include "daemon/util.h"
 
 static const char *const state_names[_STATE_MAX] = {
@@ -109,26 +110,6 @@ void request_clear_error(Request *r) {
 
 /* --- JSON ------------------------------------------------------------- */
 
-static int add_str(json_object *o, const char *k, const char *v) {
-    if (!v)
-        return 0;
-    json_object *s = json_object_new_string(v);
-    if (!s || json_object_object_add(o, k, s) < 0) {
-        json_object_put(s);
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-static int add_int(json_object *o, const char *k, int64_t v) {
-    json_object *i = json_object_new_int64(v);
-    if (!i || json_object_object_add(o, k, i) < 0) {
-        json_object_put(i);
-        return -ENOMEM;
-    }
-    return 0;
-}
-
 static int add_obj(json_object *o, const char *k, json_object *v) {
     if (!v)
         return 0;
@@ -137,37 +118,37 @@ static int add_obj(json_object *o, const char *k, json_object *v) {
 
 static int public_fields(const Request *r, json_object *o) {
     int e = 0;
-    e |= add_str(o, "id", r->id);
-    e |= add_str(o, "kind", request_kind_to_string(r->kind));
-    e |= add_int(o, "uid", r->uid);
-    e |= add_str(o, "user", r->user);
-    e |= add_str(o, "principal", r->principal);
-    e |= add_str(o, "profile", r->profile);
-    e |= add_str(o, "ca", r->ca);
-    e |= add_str(o, "state", request_state_to_string(r->state));
-    e |= add_str(o, "subject", r->subject);
+    e |= json_add_str(o, "id", r->id);
+    e |= json_add_str(o, "kind", request_kind_to_string(r->kind));
+    e |= json_add_int(o, "uid", r->uid);
+    e |= json_add_str(o, "user", r->user);
+    e |= json_add_str(o, "principal", r->principal);
+    e |= json_add_str(o, "profile", r->profile);
+    e |= json_add_str(o, "ca", r->ca);
+    e |= json_add_str(o, "state", request_state_to_string(r->state));
+    e |= json_add_str(o, "subject", r->subject);
     e |= add_obj(o, "sans", r->sans);
-    e |= add_str(o, "key_store", r->key_store);
-    e |= add_int(o, "key_bits", r->key_bits);
-    e |= add_str(o, "key_ref", r->key_ref);
-    e |= add_str(o, "cert_file", r->cert_file);
-    e |= add_str(o, "chain_file", r->chain_file);
-    e |= add_str(o, "hook", r->hook);
-    e |= add_str(o, "serial", r->serial);
-    e |= add_int(o, "not_before", r->not_before);
-    e |= add_int(o, "not_after", r->not_after);
-    e |= add_int(o, "next_action", (int64_t)(r->next_action / 1000000));
-    e |= add_int(o, "attempts", r->attempts);
-    e |= add_int(o, "last_success", r->last_success);
-    e |= add_int(o, "created", r->created);
-    e |= add_int(o, "renewing", r->renewing);
+    e |= json_add_str(o, "key_store", r->key_store);
+    e |= json_add_int(o, "key_bits", r->key_bits);
+    e |= json_add_str(o, "key_ref", r->key_ref);
+    e |= json_add_str(o, "cert_file", r->cert_file);
+    e |= json_add_str(o, "chain_file", r->chain_file);
+    e |= json_add_str(o, "hook", r->hook);
+    e |= json_add_str(o, "serial", r->serial);
+    e |= json_add_int(o, "not_before", r->not_before);
+    e |= json_add_int(o, "not_after", r->not_after);
+    e |= json_add_int(o, "next_action", (int64_t)(r->next_action / 1000000));
+    e |= json_add_int(o, "attempts", r->attempts);
+    e |= json_add_int(o, "last_success", r->last_success);
+    e |= json_add_int(o, "created", r->created);
+    e |= json_add_int(o, "renewing", r->renewing);
     if (r->error_category) {
         json_object *err = json_object_new_object();
         if (!err)
             return -ENOMEM;
-        e |= add_str(err, "category", r->error_category);
-        e |= add_str(err, "message", r->error_message);
-        e |= add_int(err, "time", r->error_time);
+        e |= json_add_str(err, "category", r->error_category);
+        e |= json_add_str(err, "message", r->error_message);
+        e |= json_add_int(err, "time", r->error_time);
         if (json_object_object_add(o, "last_error", err) < 0) {
             json_object_put(err);
             return -ENOMEM;
@@ -191,17 +172,17 @@ int request_to_json(const Request *r, json_object **ret) {
     int e = 0;
     if (!o)
         return -ENOMEM;
-    e |= add_int(o, "version", 1);
+    e |= json_add_int(o, "version", 1);
     e |= public_fields(r, o);
-    e |= add_str(o, "cert_pem", r->cert_pem);
-    e |= add_str(o, "chain_pem", r->chain_pem);
-    e |= add_str(o, "new_key_ref", r->new_key_ref);
-    e |= add_str(o, "new_key_id", r->new_key_id);
-    e |= add_str(o, "new_cert_pem", r->new_cert_pem);
-    e |= add_str(o, "new_chain_pem", r->new_chain_pem);
-    e |= add_str(o, "retired_key_ref", r->retired_key_ref);
+    e |= json_add_str(o, "cert_pem", r->cert_pem);
+    e |= json_add_str(o, "chain_pem", r->chain_pem);
+    e |= json_add_str(o, "new_key_ref", r->new_key_ref);
+    e |= json_add_str(o, "new_key_id", r->new_key_id);
+    e |= json_add_str(o, "new_cert_pem", r->new_cert_pem);
+    e |= json_add_str(o, "new_chain_pem", r->new_chain_pem);
+    e |= json_add_str(o, "retired_key_ref", r->retired_key_ref);
     e |= add_obj(o, "transaction", r->transaction);
-    e |= add_int(o, "next_action_usec", (int64_t)r->next_action);
+    e |= json_add_int(o, "next_action_usec", (int64_t)r->next_action);
     if (e) {
         json_object_put(o);
         return -ENOMEM;
