@@ -71,7 +71,8 @@ static int send_all(int fd, const char *buf, size_t len, int fd_to_pass, long lo
     return 0;
 }
 
-int ipc_send(int fd, json_object *msg, int fd_to_pass) {
+/* One message on the wire: its JSON on one line. */
+static int send_message(int fd, json_object *msg, int fd_to_pass, long long deadline) {
     size_t len;
     const char *text = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
     _cleanup_free_ char *line = malloc(len + 2);
@@ -79,7 +80,11 @@ int ipc_send(int fd, json_object *msg, int fd_to_pass) {
         return -ENOMEM;
     memcpy(line, text, len);
     line[len] = '\n';
-    return send_all(fd, line, len + 1, fd_to_pass, now_ms() + 10000);
+    return send_all(fd, line, len + 1, fd_to_pass, deadline);
+}
+
+int ipc_send(int fd, json_object *msg, int fd_to_pass) {
+    return send_message(fd, msg, fd_to_pass, now_ms() + 10000);
 }
 
 int ipc_call(const char *socket_path, json_object *request, int fd_to_pass, int timeout_ms,
@@ -117,14 +122,7 @@ int ipc_call(const char *socket_path, json_object *request, int fd_to_pass, int 
         break;
     }
 
-    size_t len;
-    const char *text = json_object_to_json_string_length(request, JSON_C_TO_STRING_PLAIN, &len);
-    _cleanup_free_ char *line = malloc(len + 2);
-    if (!line)
-        return -ENOMEM;
-    memcpy(line, text, len);
-    line[len] = '\n';
-    int r = send_all(fd, line, len + 1, fd_to_pass, deadline);
+    int r = send_message(fd, request, fd_to_pass, deadline);
     if (r < 0)
         return r;
 
