@@ -9,7 +9,6 @@
 . "$top_srcdir/tests/realm/radius.sh"
 need nmcli eapol_test freeradius
 # ae_to FILE ARGS... : the CLI's output into FILE
-ae_to() { local f=$1; shift; ae "$@" >"$f"; }
 json_check() { ae consumer-config machine --for openvpn --json >"$REALM/c.json" &&
     /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
 assert d["key"] == sys.argv[2] and d["fragment"].startswith("# OpenVPN"), d' "$REALM/c.json" "$1"; }

@@ -8,7 +8,6 @@
 . "$top_srcdir/tests/realm/softhsm.sh"
 . "$top_srcdir/tests/realm/radius.sh"
 need eapol_test freeradius
-ae_to() { local f=$1; shift; ae "$@" >"$f"; }
 # with_pin CONF : the block with the token PIN added (never printed)
 with_pin() { sed "s|^}|\tpin=\"$(cat "$SOFTHSM_PIN_FILE")\"\n}|" "$1" >"$1.pin"; }
 stack_start

@@ -10,20 +10,10 @@
 . "$top_srcdir/tests/realm/radius.sh"
 . "$top_srcdir/tests/realm/openvpn.sh"
 need openvpn
-ae_to() { local f=$1; shift; ae "$@" >"$f"; }
 stack_start
 softhsm_init
 # Two machine profiles: one with a file key, one with the key in SoftHSM.
-daemon_config "file:$REALM/keys" "
-[profile token]
-kind = machine
-ca = test
-subject = CN=%{fqdn}
-dns = %{fqdn}
-key_store = $SOFTHSM_URI
-keytab = $REALM/host.keytab
-cert_file = $REALM/out/token.pem
-chain_file = $REALM/out/token-chain.pem"
+daemon_config "file:$REALM/keys" "$(daemon_machine_profile token "$SOFTHSM_URI")"
 daemon_start
 testca_init
 

@@ -8,7 +8,6 @@
 . "$top_srcdir/tests/realm/radius.sh"
 . "$top_srcdir/tests/realm/openvpn.sh"
 need eapol_test freeradius openvpn
-ae_to() { local f=$1; shift; ae "$@" >"$f"; }
 with_pin() { sed "s|^}|\tpin=\"$(cat "$TPM_PIN_FILE")\"\n}|" "$1" >"$1.pin"; }
 stack_start
 tpm_start

@@ -11,19 +11,9 @@
 need swanctl unshare ip
 CHARON=/usr/lib/ipsec/charon
 need "$CHARON"
-ae_to() { local f=$1; shift; ae "$@" >"$f"; }
 stack_start
 softhsm_init
-daemon_config "file:$REALM/keys" "
-[profile token]
-kind = machine
-ca = test
-subject = CN=%{fqdn}
-dns = %{fqdn}
-key_store = $SOFTHSM_URI
-keytab = $REALM/host.keytab
-cert_file = $REALM/out/token.pem
-chain_file = $REALM/out/token-chain.pem"
+daemon_config "file:$REALM/keys" "$(daemon_machine_profile token "$SOFTHSM_URI")"
 daemon_start
 testca_init
 testca_issue vpn vpn.autoenroll.test --server

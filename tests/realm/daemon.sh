@@ -7,6 +7,9 @@
 #   daemon_start                     start autoenrolld (log: $REALM/autoenrolld.log)
 #   daemon_stop / daemon_kill9       stop it (TERM, or SIGKILL)
 #   ae ARGS...                       the autoenroll CLI on the daemon's socket
+#   ae_to FILE ARGS...               the same, its output into FILE
+#   daemon_machine_profile NAME KEY_STORE   INI text of one more machine profile
+#                                    (for daemon_config's EXTRA), outputs in $REALM/out
 #   ae_field ID FIELD                one field of `autoenroll status --json`
 #   daemon_wait_state ID STATE SECS  wait until the request reaches STATE
 
@@ -104,6 +107,21 @@ daemon_kill9() {
 }
 
 ae() { with_names "$AE_CLI" --socket "$AE_SOCKET" "$@"; }
+ae_to() { local f=$1; shift; ae "$@" >"$f"; }
+
+daemon_machine_profile() {
+    cat <<PROFILE
+[profile $1]
+kind = machine
+ca = test
+subject = CN=%{fqdn}
+dns = %{fqdn}
+key_store = $2
+keytab = $REALM/host.keytab
+cert_file = $REALM/out/$1.pem
+chain_file = $REALM/out/$1-chain.pem
+PROFILE
+}
 
 # ae_field ID FIELD : print one field of the request (empty if absent)
 ae_field() {
