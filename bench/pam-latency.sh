@@ -9,7 +9,7 @@
 #
 # Every login is a real one: pam_krb5 against the test KDC under pam_wrapper,
 # driven by pam/pam-login-driver (many logins from one long-lived process,
-# like sshd/gdm; `make -C BUILDDIR pam/pam-login-driver`). Only
+# like sshd/gdm). BUILDDIR: default build/, brought up to date first. Only
 # pam_open_session() is timed (pam_krb5 writing the session cache, then
 # pam_autoenroll). Takes a few minutes: the hung case waits out its 1 s
 # bound BENCH_N times.
@@ -18,19 +18,18 @@
 # each, a barrier before open_session) with the daemon up.
 set -u
 top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
-top_builddir=${1:-${top_builddir:-$top_srcdir/build-pam}}
+top_builddir=${1:-${top_builddir:-$top_srcdir/build}}
 top_builddir=$(cd "$top_builddir" && pwd)
 export top_srcdir top_builddir
-. "$top_srcdir/tests/realm/lib.sh"
-. "$top_srcdir/tests/realm/kdc.sh"
-. "$top_srcdir/tests/realm/scep.sh"
-. "$top_srcdir/tests/realm/ndes.sh"
-. "$top_srcdir/tests/realm/daemon.sh"
+# Measure the code as it is: bring the build up to date first (figures once
+# came from a build directory left over from older code).
+make -s -C "$top_builddir" daemon/autoenrolld daemon/autoenroll pam/pam_autoenroll.la pam/pam-login-driver \
+    >/dev/null || { echo "cannot build in $top_builddir (tools/build.sh $top_builddir first)" >&2; exit 2; }
+. "$top_srcdir/tests/realm/stack.sh"
 . "$top_srcdir/tests/realm/pam.sh"
 _tap_finish() { :; } # a benchmark, not a TAP test
 N=${BENCH_N:-200}
 NUSERS=${BENCH_USERS:-200}
-[ -x "$PAM_AE_DRIVER" ] || { echo "build it first: make -C $top_builddir pam/pam-login-driver pam/pam_autoenroll.la" >&2; exit 2; }
 realm_init
 kdc_start >/dev/null
 scep_start --ndes-challenges >/dev/null
