@@ -353,7 +353,7 @@ int diagnose_run(const DiagTarget *t, DiagReport *ret) {
     if (date == (time_t)-1)
         q = add(&r, "clock", DIAG_SKIP, "no Date header from the server");
     else {
-        long skew = (long)(time(NULL) - date), max = t->max_skew ? t->max_skew : 300;
+        long skew = (long)(time(NULL) - date), max = t->max_skew ? t->max_skew : NDES_MAX_CLOCK_SKEW;
         q = add(&r, "clock", labs(skew) <= max ? DIAG_OK : DIAG_FAIL,
                 "this host is %ld s %s the server%s", labs(skew), skew >= 0 ? "ahead of" : "behind",
                 labs(skew) <= max ? "" : ": Kerberos allows 5 minutes, sync the clock (NTP)");

@@ -33,7 +33,7 @@ typedef struct DiagTarget {
     const char *cafile;          /* https trust anchors */
     bool scep_negotiate;         /* mscep.dll needs Negotiate too */
     unsigned timeout_ms;         /* per HTTP request; 0: 15 s */
-    long max_skew;               /* seconds; 0: 300 */
+    long max_skew;               /* seconds; 0: NDES_MAX_CLOCK_SKEW (300) */
 } DiagTarget;
 
 /* Run every step (later steps are skipped when what they need failed).
